@@ -22,4 +22,13 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'bigarts.core.get_device': ('core.html#get_device', 'bigarts/core.py'),
                               'bigarts.core.load_params': ('core.html#load_params', 'bigarts/core.py'),
                               'bigarts.core.read_params': ('core.html#read_params', 'bigarts/core.py'),
-                              'bigarts.core.seed_everything': ('core.html#seed_everything', 'bigarts/core.py')}}}
+                              'bigarts.core.seed_everything': ('core.html#seed_everything', 'bigarts/core.py')},
+            'bigarts.metrics': { 'bigarts.metrics.auc': ('metrics.html#auc', 'bigarts/metrics.py'),
+                                 'bigarts.metrics.binary_metrics': ('metrics.html#binary_metrics', 'bigarts/metrics.py'),
+                                 'bigarts.metrics.coverage': ('metrics.html#coverage', 'bigarts/metrics.py'),
+                                 'bigarts.metrics.eer': ('metrics.html#eer', 'bigarts/metrics.py'),
+                                 'bigarts.metrics.video_scores': ('metrics.html#video_scores', 'bigarts/metrics.py')},
+            'bigarts.report': { 'bigarts.report._fmt': ('report.html#_fmt', 'bigarts/report.py'),
+                                'bigarts.report._rows': ('report.html#_rows', 'bigarts/report.py'),
+                                'bigarts.report.cross_dataset_table': ('report.html#cross_dataset_table', 'bigarts/report.py'),
+                                'bigarts.report.write_table': ('report.html#write_table', 'bigarts/report.py')}}}
