@@ -1,0 +1,75 @@
+"params.yaml: every key of every profile is one the code reads; typos stop with the key and the valid values."
+import dataclasses, inspect, subprocess, sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bigarts.core import PROFILES, ParamsError, build, load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = ROOT / "params.yaml"
+BIN = Path(sys.executable).parent
+
+
+def _valid(section, profile):
+    from bigarts.preprocess import preprocess
+    from bigarts.synth import SynthConfig
+    from bigarts.train import TrainConfig
+    fields = lambda c: [f.name for f in dataclasses.fields(c)]
+    return {"corpus": fields(SynthConfig) if profile == "demo" else ["roots", "train_dataset"],
+            "preprocess": [k for k in inspect.signature(preprocess).parameters if k not in ("index", "out", "detector_kw")],
+            "train": fields(TrainConfig),
+            "evaluate": ["split", "batch_size", "workers"]}[section]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("section", ["corpus", "preprocess", "train", "evaluate"])
+def test_committed_params_are_valid(section, profile):
+    load_params(section, profile, PARAMS, valid=_valid(section, profile))
+
+
+def test_train_section_builds_a_config():
+    from bigarts.train import TrainConfig
+    for p in PROFILES:
+        cfg = build(TrainConfig, load_params("train", p, PARAMS))
+        assert cfg.size % 32 == 0
+
+
+def _typo(tmp_path, old, new):
+    p = tmp_path / "params.yaml"
+    p.write_text(PARAMS.read_text().replace(old, new, 1))
+    return p
+
+
+def test_misspelt_profile_names_key_and_values(tmp_path):
+    p = _typo(tmp_path, "profile: demo", "profile: dmeo")
+    with pytest.raises(ParamsError, match=r"Unknown profile 'dmeo' \(key 'profile'.*Did you mean 'demo'.*Valid values: demo, paper"):
+        load_params("train", path=p)
+
+
+def test_misspelt_parameter_names_key_and_valid_keys(tmp_path):
+    p = _typo(tmp_path, "    batch_size: 16", "    batch_sise: 16")
+    from bigarts.train import TrainConfig
+    with pytest.raises(ParamsError, match=r"Unknown parameter 'batch_sise'.*Did you mean 'batch_size'.*Valid keys:.*epoch_length"):
+        load_params("train", path=p, valid=[f.name for f in dataclasses.fields(TrainConfig)])
+
+
+def test_experiment_notebook_stops_on_bad_profile(tmp_path):
+    p = _typo(tmp_path, "profile: demo", "profile: papr")
+    r = subprocess.run([str(BIN / "papermill"), "-k", "python3", "--no-progress-bar", str(ROOT / "nbs/experiments/train.ipynb"),
+                        str(tmp_path / "out.ipynb"), "-p", "params_file", str(p), "-p", "out", str(tmp_path / "m")],
+                       capture_output=True, text=True, cwd=ROOT, env={"PATH": f"{BIN}:/usr/bin:/bin"})
+    assert r.returncode != 0
+    assert "Unknown profile 'papr'" in r.stderr + r.stdout and "Did you mean 'paper'" in r.stderr + r.stdout
+
+
+def test_dvc_pipeline_wires_the_stages():
+    r = subprocess.run([str(BIN / "dvc"), "dag", "--md"], capture_output=True, text=True, cwd=ROOT, check=True)
+    for stage in ["corpus", "preprocess", "train@both", "evaluate@none", "report"]:
+        assert stage in r.stdout
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    sections = set(yaml.safe_load(PARAMS.read_text()))
+    for name, st in stages.items():
+        for key in st.get("params", []):
+            assert key in sections, f"stage {name} depends on params key '{key}' absent from params.yaml"
