@@ -1,0 +1,96 @@
+"""ForgeryDataset / FrameDataset behaviour that does not live well in a notebook: DataLoader workers, pickling, epochs."""
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from bigarts.blend import toy_cache, toy_frame
+from bigarts.cache import FaceCache
+from bigarts.trainset import EpochSampler, ForgeryDataset, FrameDataset, worker_init_fn
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return toy_cache(tmp_path_factory.mktemp("toy"), identities=3, videos=1, frames=4)
+
+
+def _batches(ds, epoch, **kw):
+    s = EpochSampler(ds); s.set_epoch(epoch)
+    return list(DataLoader(ds, batch_size=ds.batch_size, sampler=s, worker_init_fn=worker_init_fn, **kw))
+
+
+def _same(b0, b1):
+    assert len(b0) == len(b1)
+    for x, y in zip(b0, b1):
+        for k in ("image", "m_in", "m_ex", "label", "kind"): torch.testing.assert_close(x[k], y[k], rtol=0, atol=0)
+
+
+def test_workers_give_the_same_batches(cache):
+    ds = ForgeryDataset(cache, batch_size=8, seed=3)
+    _same(_batches(ds, 2), _batches(ds, 2, num_workers=2))
+
+
+def test_persistent_workers_follow_the_epoch(cache):
+    ds = ForgeryDataset(cache, batch_size=8, seed=3)
+    s = EpochSampler(ds)
+    dl = DataLoader(ds, batch_size=8, sampler=s, num_workers=2, persistent_workers=True, worker_init_fn=worker_init_fn)
+    e0 = list(dl); s.set_epoch(1); e1 = list(dl)
+    _same(e0, _batches(ds, 0)); _same(e1, _batches(ds, 1))
+    assert any((a["image"] != b["image"]).any() for a, b in zip(e0, e1))
+
+
+def test_every_batch_has_the_paper_composition(cache):
+    ds = ForgeryDataset(cache, batch_size=12, seed=0, epoch_length=48)
+    for e in (0, 5):
+        for b in _batches(ds, e):
+            assert b["kind"].bincount(minlength=4).tolist() == [6, 2, 2, 2]
+            assert (b["label"] == (b["kind"] > 0).float()).all()
+
+
+def test_pickled_dataset_gives_the_same_samples(cache):
+    ds = ForgeryDataset(cache, batch_size=8, seed=1)
+    _ = [ds[i] for i in range(8)]                         # fill the memos first
+    twin = pickle.loads(pickle.dumps(ds))
+    for i in (0, 5, 17):
+        torch.testing.assert_close(twin[i]["image"], ds[i]["image"], rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_spawned_workers_give_the_same_batches(cache):
+    ds = ForgeryDataset(cache, batch_size=8, seed=2, epoch_length=16)
+    _same(_batches(ds, 1), _batches(ds, 1, num_workers=2, multiprocessing_context="spawn"))
+
+
+def test_ablation_ratios_are_respected(cache):
+    only_rr = ForgeryDataset(cache, batch_size=8, fake_kinds={"real_real": 1.0})
+    assert {only_rr[i]["kind"] for i in range(16)} == {0, 2}
+    no_real = ForgeryDataset(cache, batch_size=8, real_ratio=0.0)
+    assert all(no_real[i]["label"] == 1 for i in range(8))
+
+
+def test_broken_landmarks_never_crash(tmp_path):
+    c = FaceCache(tmp_path)
+    rows = lambda vid, label, src, ident, n: pd.DataFrame(dict(video_id=vid, dataset="t", split="train", label=label, source_id=src,
+                                                               identity=ident, frame=range(n), x0=0.0, y0=0.0, x1=256.0, y1=256.0, crop="", status="ok"))
+    shots = [toy_frame(0, t/3) for t in range(3)]
+    bad = {0: np.zeros((68, 2), np.float32), 1: np.stack([np.arange(68)]*2, 1).astype(np.float32)}   # collapsed, collinear
+    c.write_video("t/a", rows("t/a", 0, "", "a", 3), {f: s[0] for f, s in enumerate(shots)}, {**bad, 2: shots[2][1]})
+    other = [toy_frame(1, t/3) for t in range(3)]
+    c.write_video("t/b", rows("t/b", 0, "", "b", 3), {f: s[0] for f, s in enumerate(other)}, {})
+    c.write_video("t/f", rows("t/f", 1, "t/a", "a", 3), {f: s[0][::-1].copy() for f, s in enumerate(shots)}, bad)
+    c.finalize()
+    with pytest.warns(UserWarning, match="no 'fake_real' sample"): ds = ForgeryDataset(c, batch_size=8)
+    assert ds.sources_rr.tolist() == [2] and len(ds.sources_fr) == 0
+    kinds = [ds[i]["kind"] for i in range(32)]
+    assert set(kinds) <= {0, 1, 2} and kinds.count(0) == 16
+
+
+def test_frame_dataset_covers_the_split_in_order(cache):
+    fd = FrameDataset(cache, "train", size=64)
+    got = [b for b in DataLoader(fd, batch_size=5, num_workers=2)]
+    vids = [v for b in got for v in b["video_id"]]; frames = torch.cat([b["frame"] for b in got]).tolist()
+    assert list(zip(vids, frames)) == list(zip(fd.rows.video_id, fd.rows.frame))
+    assert torch.cat([b["label"] for b in got]).tolist() == fd.rows.label.astype(float).tolist()
