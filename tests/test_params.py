@@ -73,3 +73,11 @@ def test_dvc_pipeline_wires_the_stages():
     for name, st in stages.items():
         for key in st.get("params", []):
             assert key in sections, f"stage {name} depends on params key '{key}' absent from params.yaml"
+
+
+def test_experiment_notebooks_keep_their_parameters_cell():
+    "papermill needs the `parameters` tag; nbdev-clean keeps it only because pyproject allows `tags`."
+    import json
+    for nb in sorted((ROOT / "nbs/experiments").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        assert any("parameters" in c["metadata"].get("tags", []) for c in cells), f"{nb.name} has no parameters cell"
