@@ -9,7 +9,12 @@ from torch.utils.data import DataLoader
 
 from bigarts.blend import toy_cache, toy_frame
 from bigarts.cache import FaceCache
+from bigarts.train import worker_context
 from bigarts.trainset import EpochSampler, ForgeryDataset, FrameDataset, worker_init_fn
+
+# Workers start from the forkserver, as the trainer's do: forking the pytest process after earlier tests
+# have run OpenCV/OpenMP/gloo threads can deadlock a worker (seen here), which says nothing about the dataset.
+WORKERS = dict(num_workers=2, multiprocessing_context=worker_context(2))
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +35,13 @@ def _same(b0, b1):
 
 def test_workers_give_the_same_batches(cache):
     ds = ForgeryDataset(cache, batch_size=8, seed=3)
-    _same(_batches(ds, 2), _batches(ds, 2, num_workers=2))
+    _same(_batches(ds, 2), _batches(ds, 2, **WORKERS))
 
 
 def test_persistent_workers_follow_the_epoch(cache):
     ds = ForgeryDataset(cache, batch_size=8, seed=3)
     s = EpochSampler(ds)
-    dl = DataLoader(ds, batch_size=8, sampler=s, num_workers=2, persistent_workers=True, worker_init_fn=worker_init_fn)
+    dl = DataLoader(ds, batch_size=8, sampler=s, persistent_workers=True, worker_init_fn=worker_init_fn, **WORKERS)
     e0 = list(dl); s.set_epoch(1); e1 = list(dl)
     _same(e0, _batches(ds, 0)); _same(e1, _batches(ds, 1))
     assert any((a["image"] != b["image"]).any() for a, b in zip(e0, e1))
@@ -90,7 +95,7 @@ def test_broken_landmarks_never_crash(tmp_path):
 
 def test_frame_dataset_covers_the_split_in_order(cache):
     fd = FrameDataset(cache, "train", size=64)
-    got = [b for b in DataLoader(fd, batch_size=5, num_workers=2)]
+    got = [b for b in DataLoader(fd, batch_size=5, **WORKERS)]
     vids = [v for b in got for v in b["video_id"]]; frames = torch.cat([b["frame"] for b in got]).tolist()
     assert list(zip(vids, frames)) == list(zip(fd.rows.video_id, fd.rows.frame))
     assert torch.cat([b["label"] for b in got]).tolist() == fd.rows.label.astype(float).tolist()
