@@ -80,7 +80,7 @@ def test_seed_changes_corpus(corpus, tmp_path):
 def test_mix_registry():
     assert len(synth.MIXES) >= 4 and synth.TRAIN_DATASET in synth.MIXES and synth.MIXES[synth.TRAIN_DATASET].splits
     with pytest.raises(ValueError, match="Valid names: syn-celebdf"): synth.get_mix("syn-celbdf")
-    with pytest.raises(ValueError, match="Valid sizes"): synth.get_size("huge")
+    with pytest.raises(ValueError, match="Valid names: tiny, demo"): synth.get_size("huge")
 
 
 def test_cli(tmp_path, capsys):
