@@ -271,6 +271,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'bigarts.trainset._make': ('trainset.html#_make', 'bigarts/trainset.py'),
                                   'bigarts.trainset._partner': ('trainset.html#_partner', 'bigarts/trainset.py'),
                                   'bigarts.trainset.block_kinds': ('trainset.html#block_kinds', 'bigarts/trainset.py'),
+                                  'bigarts.trainset.split_rows': ('trainset.html#split_rows', 'bigarts/trainset.py'),
                                   'bigarts.trainset.worker_init_fn': ('trainset.html#worker_init_fn', 'bigarts/trainset.py')},
             'bigarts.video': { 'bigarts.video.VideoError': ('video.html#videoerror', 'bigarts/video.py'),
                                'bigarts.video.VideoReader': ('video.html#videoreader', 'bigarts/video.py'),

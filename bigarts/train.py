@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from .core import atomic_write, build, get_device, load_params, seed_everything
 from .core import check_name
 from .model import VARIANTS, BiGArts, bigarts_loss
+from .trainset import AUGMENTATIONS
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RESUMABLE_CHANGES', 'TrainConfig', 'resolve', 'build_model',
@@ -34,6 +35,8 @@ __all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RESUMABLE_CHANGES', 'Trai
 class TrainConfig:
     "Training settings; defaults are the paper's (Sec. 4.1). `None` for amp/compile/channels_last/deterministic = decide by device."
     variant: str = "both"            # Table 6: none | in | ex | both
+    augment: str = "all"             # Table 5: fake kinds trained on — none | real_real | fake_real | all
+    datasets: list | None = None     # datasets whose train/val splits are used (None: all in the cache); Table 1: Celeb-DF
     encoder: str = "resnet18"
     pretrained: str | None = None    # path of local ImageNet weights for the encoder (never downloaded)
     size: int = 256
@@ -60,6 +63,8 @@ class TrainConfig:
     def __post_init__(self):
         self.betas = tuple(self.betas)
         check_name(self.variant, VARIANTS, "variant")
+        check_name(self.augment, AUGMENTATIONS, "augment")
+        if isinstance(self.datasets, str): self.datasets = [self.datasets]
         if self.size % 32 or self.size < 32: raise ValueError(f"size must be a multiple of 32, got {self.size}.")
         for k in ("batch_size", "epochs", "epoch_length", "val_every", "log_every", "t_max"):
             if getattr(self, k) < 1: raise ValueError(f"{k} must be ≥ 1, got {getattr(self, k)}.")
@@ -272,8 +277,9 @@ def default_datasets(cache_dir, cfg: TrainConfig):
     from bigarts.cache import FaceCache
     from bigarts.trainset import ForgeryDataset, FrameDataset
     cache = FaceCache(cache_dir)
-    return (ForgeryDataset(cache, split="train", size=cfg.size, seed=cfg.seed, batch_size=cfg.batch_size),
-            FrameDataset(cache, split="val", size=cfg.size))
+    return (ForgeryDataset(cache, split="train", size=cfg.size, seed=cfg.seed, batch_size=cfg.batch_size,
+                           fake_kinds=AUGMENTATIONS[cfg.augment], datasets=cfg.datasets),
+            FrameDataset(cache, split="val", size=cfg.size, datasets=cfg.datasets))
 
 def mean_over_processes(x: torch.Tensor, world: int) -> torch.Tensor:
     if world > 1: dist.all_reduce(x); x = x / world
@@ -356,7 +362,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
 
 # %% ../nbs/50_train.ipynb #b70978d8
 def summary(cfg: TrainConfig, state: dict) -> dict:
-    return {"variant": cfg.variant, "encoder": cfg.encoder, "steps": state["step"], "epochs": state["step"] / cfg.epoch_length,
+    return {"variant": cfg.variant, "encoder": cfg.encoder, "augment": cfg.augment, "datasets": cfg.datasets, "steps": state["step"], "epochs": state["step"] / cfg.epoch_length,
             "images": state["step"] * cfg.batch_size, "final_loss": state["loss"], "last_val_auc": state["val_auc"],
             "best_val_auc": state["best_auc"], "best_step": state["best_step"]}
 

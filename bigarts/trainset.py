@@ -11,11 +11,13 @@ import pandas as pd
 import torch
 
 from .cache import FaceCache
+from .core import check_name
 from .masks import GAMMA, REDUCE, CLEAN, KERNEL, extrinsic_mask, hull_mask, hull_points, intrinsic_hull, landmark_template, valid_landmarks
 from .blend import CELLS, SIGMA, EXPAND, PartnerIndex, blend_fake_real, blend_real_real, load_landmarks
 
 # %% auto #0
-__all__ = ['KINDS', 'FAKE_KINDS', 'block_kinds', 'ForgeryDataset', 'EpochSampler', 'worker_init_fn', 'FrameDataset']
+__all__ = ['KINDS', 'FAKE_KINDS', 'AUGMENTATIONS', 'block_kinds', 'split_rows', 'ForgeryDataset', 'EpochSampler',
+           'worker_init_fn', 'FrameDataset']
 
 # %% ../nbs/35_trainset.ipynb #0eb01145
 KINDS = ("real", "fake", "real_real", "fake_real")          # kind codes 0, 1, 2, 3
@@ -31,6 +33,9 @@ def _fake_ratios(fake_kinds) -> np.ndarray:
     if p.shape != (3,) or (p < 0).any() or p.sum() <= 0: raise ValueError(f"fake_kinds must be 3 non-negative ratios ({', '.join(FAKE_KINDS)}) with a positive sum, got {fake_kinds}.")
     return p / p.sum()
 
+AUGMENTATIONS = {  # Table 5: the fake kinds a setting trains on (shares among fakes)
+    "none": (1, 0, 0), "real_real": (1, 1, 0), "fake_real": (1, 0, 1), "all": (1, 1, 1)}
+
 # %% ../nbs/35_trainset.ipynb #7c8d1cfc
 def block_kinds(block: int, batch_size: int, real_ratio: float, fake_ratios: np.ndarray, seed: int = 0) -> np.ndarray:
     "Kinds (0–3) of the `batch_size` samples of block `block`: exact counts by largest remainder, randomly ordered."
@@ -42,6 +47,17 @@ def block_kinds(block: int, batch_size: int, real_ratio: float, fake_ratios: np.
     return g.permutation(np.repeat(np.arange(4), [n_real, *n]))
 
 # %% ../nbs/35_trainset.ipynb #ace1fb26
+def split_rows(cache: FaceCache, split: str, datasets: list[str] | None = None) -> pd.DataFrame:
+    "The ok face frames of `split`, of `datasets` only when given; an unknown dataset name lists those in the cache."
+    m = cache.manifest
+    if datasets is not None:
+        datasets = [datasets] if isinstance(datasets, str) else list(datasets)
+        have = sorted(m.dataset.unique())
+        for d in datasets: check_name(d, have, f"dataset in {cache.root}")
+        m = m[m.dataset.isin(datasets)]
+    return m[(m.split == split) & (m.status == "ok")].reset_index(drop=True)
+
+# %% ../nbs/35_trainset.ipynb #c24c386c
 class ForgeryDataset(torch.utils.data.Dataset):
     """The training set of Sec. 3.3/4.1 over `split` of a face cache; item `i` → dict of
     'image' float32 3×size×size in [0, 1], 'm_in'/'m_ex' float32 1×size×size {0, 1}, 'label' float32 (1 fake), 'kind' int.
@@ -56,13 +72,16 @@ class ForgeryDataset(torch.utils.data.Dataset):
     feather, color_match: blending options (paper: 0, False);  partner_k: partner drawn from the k nearest (paper: 1)
     batch_size: block within which the composition is exact (paper: 32)
     seed: the seed of every random choice;  epoch_length: samples per epoch (default: the split's face frames, whole batches)
+    datasets: names of the datasets whose `split` is used (None: every dataset in the cache) — Table 1 trains on Celeb-DF only
     """
     def __init__(self, cache: FaceCache | str, split: str = "train", size: int = 256, real_ratio: float = 0.5,
                  fake_kinds=(1/3, 1/3, 1/3), jpeg_quality: tuple[int, int] | None = (75, 100),
                  gamma: float = GAMMA, reduce: str = REDUCE, clean: int = CLEAN, kernel: int = KERNEL, expand: int = EXPAND,
                  cells: int = CELLS, sigma: float = SIGMA, feather: float = 0.0, color_match: bool = False,
-                 partner_k: int = 1, batch_size: int = 32, seed: int = 0, epoch_length: int | None = None):
+                 partner_k: int = 1, batch_size: int = 32, seed: int = 0, epoch_length: int | None = None,
+                 datasets: list[str] | None = None):
         self.cache = cache if isinstance(cache, FaceCache) else FaceCache(cache)
+        self.datasets = datasets
         self.split, self.size, self.real_ratio, self.jpeg_quality, self.seed = split, size, real_ratio, jpeg_quality, seed
         self.mask_kw = dict(gamma=gamma, reduce=reduce, clean=clean)
         self.blend_kw = dict(cells=cells, sigma=sigma, kernel=kernel, feather=feather, color_match=color_match)
@@ -74,10 +93,9 @@ class ForgeryDataset(torch.utils.data.Dataset):
         self._hulls, self._block = {}, (None, None)
     def __len__(self): return self.epoch_length
 
-# %% ../nbs/35_trainset.ipynb #c24c386c
+# %% ../nbs/35_trainset.ipynb #9f338930
 def _load(self: ForgeryDataset):
-    m = self.cache.manifest
-    rows = m[(m.split == self.split) & (m.status == "ok")].reset_index(drop=True)
+    rows = split_rows(self.cache, self.split, self.datasets)
     self.vid, self.frame = rows.video_id.to_numpy(str), rows.frame.to_numpy(int)
     self.label, self.identity = rows.label.to_numpy(int), rows.identity.astype(str).to_numpy(str)
     self.source = rows.source_id.astype(str).to_numpy(str)
@@ -182,14 +200,16 @@ def worker_init_fn(worker_id: int):
 # %% ../nbs/35_trainset.ipynb #47f7120e
 class FrameDataset(torch.utils.data.Dataset):
     "Every ok face frame of `split`: {'image': float32 3×size×size in [0, 1], 'label': float32 (1 fake), 'video_id': str, 'frame': int}."
-    def __init__(self, cache: FaceCache | str, split: str = "test", size: int = 256):
+    def __init__(self, cache: FaceCache | str, split: str = "test", size: int = 256, datasets: list[str] | None = None,
+                 transform=None):
+        "`transform`: None or a function uint8 H×W×3 crop → uint8 crop, applied before resizing (the robustness tests of Sec. 5)."
         self.cache = cache if isinstance(cache, FaceCache) else FaceCache(cache)
-        m = self.cache.manifest
-        self.rows = m[(m.split == split) & (m.status == "ok")].reset_index(drop=True)
-        self.split, self.size = split, size
+        self.rows = split_rows(self.cache, split, datasets)
+        self.split, self.size, self.transform = split, size, transform
     def __len__(self): return len(self.rows)
     def __getitem__(self, i: int) -> dict:
         r = self.rows.iloc[i]; img = self.cache.image(r.video_id, int(r.frame))
+        if self.transform is not None: img = self.transform(img)
         if img.shape[0] != self.size: img = cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA if img.shape[0] > self.size else cv2.INTER_LINEAR)
         return dict(image=torch.from_numpy(img).permute(2, 0, 1).to(torch.float32).div_(255), label=torch.tensor(float(r.label)),
                     video_id=r.video_id, frame=int(r.frame))
