@@ -14,7 +14,7 @@ from .core import atomic_write, get_device
 from .metrics import binary_metrics, coverage, video_scores
 
 # %% auto #0
-__all__ = ['dataset_metrics', 'evaluate_checkpoint', 'main']
+__all__ = ['dataset_metrics', 'Scorer', 'evaluate_checkpoint', 'main']
 
 # %% ../nbs/65_evaluate.ipynb #41a0ded8
 def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.DataFrame | None = None) -> dict:
@@ -27,15 +27,25 @@ def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.Data
     return m
 
 # %% ../nbs/65_evaluate.ipynb #0e3c8a1f
+class Scorer:
+    "A trained checkpoint ready to score datasets: `scorer(ds)` → frames DataFrame (video_id, frame, label, score)."
+    def __init__(self, checkpoint: str | Path, batch_size: int = 64, device=None, workers: int = 0):
+        from bigarts.train import TrainConfig, load_checkpoint
+        self.model, self.meta = load_checkpoint(checkpoint)
+        self.device = get_device(device); self.model.to(self.device)
+        self.size = self.meta["config"]["size"]            # faces are resized to the size the model was trained at
+        self.cfg = TrainConfig(batch_size=batch_size, workers=workers)
+    def __call__(self, dataset) -> pd.DataFrame:
+        from bigarts.train import frame_scores
+        return frame_scores(self.model, dataset, self.cfg, self.device, amp=self.device.type == "cuda")
+
+# %% ../nbs/65_evaluate.ipynb #e558dd2b
 def evaluate_checkpoint(checkpoint: str | Path, cache_dir: str | Path, index: pd.DataFrame, out_dir: str | Path,
                         split: str = "test", batch_size: int = 64, device=None, workers: int = 0) -> dict:
     "Score `split` of every dataset in the cache; write frames.csv, videos.csv, metrics.json, coverage.json under `out_dir`."
-    from bigarts.train import TrainConfig, frame_scores, load_checkpoint
     from bigarts.trainset import FrameDataset
-    model, meta = load_checkpoint(checkpoint)
-    cache, out, device = FaceCache(cache_dir), Path(out_dir), get_device(device)
-    frames = frame_scores(model.to(device), FrameDataset(cache, split=split, size=meta["config"]["size"]),
-                          TrainConfig(batch_size=batch_size, workers=workers), device, amp=device.type == "cuda")
+    scorer, cache, out = Scorer(checkpoint, batch_size, device, workers), FaceCache(cache_dir), Path(out_dir)
+    frames = scorer(FrameDataset(cache, split=split, size=scorer.size))
     frames["dataset"] = frames.video_id.str.split("/").str[0]
     index = index[index.split == split]
     metrics, cov = {}, {}

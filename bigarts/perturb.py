@@ -15,22 +15,15 @@ from .core import atomic_write, check_name
 from .video import VideoError
 
 # %% auto #0
-__all__ = ['NOISE_UNIT', 'BLUR_KERNEL', 'RESIZE_INTERPOLATION', 'LEVELS', 'NEUTRAL', 'CRFS', 'PERTURBATIONS', 'check_level',
-           'jpeg', 'blur', 'resize', 'noise', 'Perturbation', 'perturbation', 'recompress']
+__all__ = ['NOISE_UNIT', 'BLUR_KERNEL', 'RESIZE_INTERPOLATION', 'NEUTRAL', 'PERTURBATIONS', 'check_level', 'jpeg', 'blur',
+           'resize', 'noise', 'Perturbation', 'perturbation', 'recompress']
 
 # %% ../nbs/62_perturb.ipynb #6975f89d
 NOISE_UNIT = 1.0   # grey levels (of 0–255) per unit of σ_noise; 255 would read σ_noise on the [0, 1] scale
 BLUR_KERNEL = 3    # side of the Gaussian kernel (Sec. 5: 3×3)
 RESIZE_INTERPOLATION = cv2.INTER_LINEAR   # OpenCV's default, both down and back up
 
-LEVELS = {  # default sweep per perturbation (Fig. 9), the unperturbed level included
-    "jpeg": (60, 70, 80, 90, 100),               # quality factor; 100: no compression
-    "blur": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),       # σ_blur in pixels; 0: no blur
-    "resize": (0.1, 0.2, 0.4, 0.6, 0.8, 1.0),     # scale; 1: no resizing
-    "noise": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),      # σ_noise in NOISE_UNIT grey levels; 0: no noise
-}
 NEUTRAL = {"jpeg": 100, "blur": 0.0, "resize": 1.0, "noise": 0.0}   # the level that leaves an image unchanged
-CRFS = (5, 10, 15, 20, 25, 30)   # Table 8: H.264 constant rate factors
 
 # %% ../nbs/62_perturb.ipynb #5bbcb915
 _RANGES = {"jpeg": "an integer quality factor 0–100 (100: no compression)", "blur": "σ_blur ≥ 0 pixels (0: no blur)",
@@ -94,7 +87,7 @@ class Perturbation:
         return PERTURBATIONS[self.name](img, self.level, rng)
 
 def perturbation(name: str, level: float, seed: int = 0) -> Perturbation:
-    "The transform `img → img` of perturbation `name` at `level` (see `LEVELS` for the sweeps, `NOISE_UNIT` for σ_noise)."
+    "The transform `img → img` of perturbation `name` at `level` (`NOISE_UNIT` for σ_noise)."
     return Perturbation(check_name(name, PERTURBATIONS, "perturbation"), level, seed)
 
 # %% ../nbs/62_perturb.ipynb #045e3ba3
@@ -105,7 +98,7 @@ def _ffmpeg() -> str:
 def recompress(src: str | os.PathLike, dst: str | os.PathLike, crf: int, preset: str = "medium") -> Path:
     "Re-encode video `src` to `dst` with H.264 (libx264) at constant rate factor `crf` (0–51), yuv420p, same fps and frames → `dst`."
     src, dst = Path(src), Path(dst)
-    if not (isinstance(crf, (int, np.integer)) and 0 <= crf <= 51): raise ValueError(f"crf must be an integer 0–51 (Table 8 uses {', '.join(map(str, CRFS))}), got {crf!r}.")
+    if not (isinstance(crf, (int, np.integer)) and 0 <= crf <= 51): raise ValueError(f"crf must be an integer 0–51 (Table 8 uses 5–30), got {crf!r}.")
     if not src.is_file(): raise VideoError(f"{src}: no such video file" + (" (a frame folder cannot be re-compressed as a video)" if src.is_dir() else ""))
     if src.stat().st_size == 0: raise VideoError(f"{src}: zero-byte file")
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,9 @@ import pandas as pd
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['PAPER_DATASETS', 'PAPER_NAME', 'PAPER', 'PAPER_COLUMNS', 'cross_dataset_table', 'write_table']
+__all__ = ['PAPER_DATASETS', 'PAPER_NAME', 'PAPER', 'PAPER_COLUMNS', 'CELEBDF_ROWS', 'TABLE_RUNS', 'CAPTIONS', 'MEASURES', 'AXES',
+           'cross_dataset_table', 'write_table', 'metric_table', 'table_title', 'read_run_metrics', 'stand_in',
+           'write_tables', 'plot_robustness']
 
 # %% ../nbs/70_report.ipynb #0b36e02d
 PAPER_DATASETS = ["UADFV", "DT-LQ", "DT-HQ", "FF++", "DFD", "DFDC-P", "Celeb-DF"]
@@ -120,12 +122,13 @@ def cross_dataset_table(table: str, ours: pd.DataFrame, stands_in_for: dict[str,
             v = float(r.auc.iloc[0]) if len(r) else float("nan")
             cov = f"{int(r.scored.iloc[0])}/{int(r.total.iloc[0])}" if len(r) else "0/0"
             col = stands_in_for[s]
-            p = PAPER[table][paper_name][PAPER_DATASETS.index(col)] if col in PAPER_DATASETS else None
+            p = PAPER[table][paper_name][PAPER_DATASETS.index(col)] if paper_name in PAPER[table] else None
             cells.append(f"{_fmt(v)} / {_fmt(p)}")
             mine.append(v); theirs.append(p)
             recs.append(dict(table=table, setting=paper_name, dataset=s, stands_in_for=col, ours=v, paper=p, videos=cov))
         ok = [v for v in mine if not math.isnan(v)]
-        cells.append(f"{_fmt(sum(ok)/len(ok) if ok else float('nan'))} / {_fmt(sum(PAPER[table][paper_name])/7)}")
+        paper_avg = sum(PAPER[table][paper_name])/7 if paper_name in PAPER[table] else None
+        cells.append(f"{_fmt(sum(ok)/len(ok) if ok else float('nan'))} / {_fmt(paper_avg)}")
         lines.append("| " + " | ".join(cells) + " |")
     cov = ours.groupby("dataset")[["scored", "total"]].max()
     notes = [f"\nEach cell: **ours / paper** (video-level AUC). Paper Avg is over its seven test sets. Source: {source}.",
@@ -139,3 +142,119 @@ def write_table(name: str, md: str, csv: pd.DataFrame, out_dir: str | Path = "ta
     out = Path(out_dir)
     with atomic_write(out/f"{name}.md") as f: f.write(md)
     with atomic_write(out/f"{name}.csv") as f: csv.to_csv(f, index=False)
+
+# %% ../nbs/70_report.ipynb #99991673
+def metric_table(table: str, ours: pd.DataFrame, rows: dict[str, str], title: str, source: str) -> tuple[str, pd.DataFrame]:
+    "Markdown and long CSV of a table of measures; `rows` maps our setting → the paper's row (settings without results are left out)."
+    cols, recs = PAPER_COLUMNS[table], []
+    lines = ["| Setting | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    for run, row in rows.items():
+        r = ours[ours.setting == run]
+        if not len(r): continue
+        cells = [row]
+        for i, c in enumerate(cols):
+            v = float(r[c].iloc[0]) if c in r else float("nan")
+            p = PAPER[table][row][i] if row in PAPER[table] else None
+            cells.append(f"{_fmt(v)} / {_fmt(p)}")
+            recs.append(dict(table=table, setting=row, measure=c, ours=v, paper=p))
+        lines.append("| " + " | ".join(cells) + " |")
+    md = f"## {title}\n\n" + "\n".join(lines) + f"\n\nEach cell: **ours / paper**. Source: {source}.\n"
+    return md, pd.DataFrame(recs)
+
+# %% ../nbs/70_report.ipynb #737a929a
+CELEBDF_ROWS = {"ex": "Face X-ray", "both": "BiG-Arts"}     # trained on Celeb-DF (its stand-in on the synthetic corpus)
+TABLE_RUNS = {
+    "table1": CELEBDF_ROWS, "table2": CELEBDF_ROWS, "table3": CELEBDF_ROWS,
+    "table4": {f"ffpp_{run}": row for run, row in CELEBDF_ROWS.items()},
+    "table5": {"aug_none": "None", "aug_real_real": "(Real, Real)", "aug_fake_real": "(Fake, Real)", "both": "All"},
+    "table6": {"none": "None", "in": "M_in", "ex": "M_ex", "both": "M_in + M_ex"},
+    "table7": {"gsrm": "GSRM", "rfm": "RFM", "both": "BiG-Arts"},   # scored on partial fakes (stage partial@RUN)
+    "table8": {"both": "BiG-Arts"},                                  # scored on re-compressed videos (stage compression)
+}
+CAPTIONS = {
+    "table1": "AUC of the methods trained on Celeb-DF, tested on all datasets",
+    "table2": "Within Celeb-DF: video-level accuracy, precision, recall, F1, AUC and EER",
+    "table3": "Trained on Celeb-DF, tested on WildDeepFake: frame- and sequence-level AUC and EER",
+    "table4": "AUC of the methods trained on FF++, tested on all datasets",
+    "table5": "AUC with different forgery face augmentation settings",
+    "table6": "AUC with different artifacts",
+    "table7": "AUC on partial face manipulation made from Celeb-DF's test set",
+    "table8": "AUC under video re-compression (H.264, constant rate factor) on Celeb-DF",
+}
+
+def table_title(table: str, corpus: dict, profile: str) -> str:
+    "`Table N — caption — data; profile`: synthetic data say so in the title."
+    data = "SYNTHETIC corpus (bigarts synth), not the paper's data" if corpus.get("synthetic", True) else "real datasets"
+    return f"Table {table[5:]} — {CAPTIONS[table]} — {data}; profile `{profile}`"
+
+# %% ../nbs/70_report.ipynb #fac9e356
+MEASURES = {  # the columns of Tables 2 and 3 → keys of metrics.json
+    "Accuracy": "video_accuracy", "Precision": "video_precision", "Recall": "video_recall", "F1": "video_f1",
+    "AUC": "video_auc", "EER": "video_eer",
+    "Frame AUC": "frame_auc", "Frame EER": "frame_eer", "Sequence AUC": "video_auc", "Sequence EER": "video_eer"}
+
+def read_run_metrics(results_dir: str | Path, runs) -> pd.DataFrame:
+    "Long frame: one row per (run = `setting`, test set = `dataset`) with every number of `results/RUN/metrics.json`; `auc` = video AUC."
+    recs = []
+    for run in runs:
+        f = Path(results_dir, run, "metrics.json")
+        if not f.exists(): continue
+        for ds, m in json.loads(f.read_text()).items():
+            recs.append(dict(setting=run, dataset=ds, **{k: v for k, v in m.items() if not isinstance(v, (list, dict))}))
+    d = pd.DataFrame(recs, columns=["setting", "dataset", "video_auc", "scored", "total"] if not recs else None)
+    return d.assign(auc=d.video_auc)
+
+def stand_in(paper_name: str, stands_in_for: dict[str, str]) -> str | None:
+    "Our test set playing the paper's dataset `paper_name` (None if the corpus has none)."
+    return next((s for s, p in stands_in_for.items() if p == paper_name), None)
+
+# %% ../nbs/70_report.ipynb #38c6986f
+def _measure_rows(ours: pd.DataFrame, dataset: str | None, table: str) -> pd.DataFrame:
+    d = ours[ours.dataset == dataset]
+    return pd.DataFrame([{"setting": r.setting, **{c: getattr(r, MEASURES[c], float("nan")) for c in PAPER_COLUMNS[table]}}
+                         for r in d.itertuples()], columns=["setting", *PAPER_COLUMNS[table]])
+
+def write_tables(results_dir: str | Path, corpus: dict, profile: str, tables_dir: str | Path = "tables") -> dict[str, str]:
+    "Write tables/table1..8 .md/.csv from the results present; → {table: markdown}."
+    res, out = Path(results_dir), {}
+    sif = {n: d["stands_in_for"] for n, d in corpus["datasets"].items()}
+    runs = sorted({r for t in ("table1", "table2", "table3", "table4", "table5", "table6") for r in TABLE_RUNS[t]})
+    ours = read_run_metrics(res, runs)
+    train_name = lambda t: "FF++" if t == "table4" else "Celeb-DF"
+    for t in ("table1", "table4", "table5", "table6"):
+        rows = {k: v for k, v in TABLE_RUNS[t].items() if k in set(ours.setting)}
+        if rows: out[t] = cross_dataset_table(t, ours, sif, rows, table_title(t, corpus, profile),
+                                              f"profile `{profile}`, trained on {stand_in(train_name(t), sif)}, scored on each test split")
+    for t, paper in (("table2", "Celeb-DF"), ("table3", "WildDeepFake")):
+        ds = stand_in(paper, sif)
+        if ds is not None and (ours.dataset == ds).any():
+            out[t] = metric_table(t, _measure_rows(ours, ds, t), TABLE_RUNS[t], table_title(t, corpus, profile),
+                                  f"profile `{profile}`, trained on {stand_in('Celeb-DF', sif)}, scored on {ds} (standing in for {paper})")
+    parts = [pd.read_csv(f).assign(setting=f.stem) for f in sorted((res/"partial").glob("*.csv"))]
+    if parts:
+        p = pd.concat(parts).assign(column=lambda d: d.region.str.capitalize()).pivot(index="setting", columns="column", values="video_auc")
+        out["table7"] = metric_table("table7", p.reset_index(), TABLE_RUNS["table7"], table_title("table7", corpus, profile),
+                                     f"profile `{profile}`, trained on {stand_in('Celeb-DF', sif)}; reals and partial fakes of its test split (video AUC)")
+    if (res/"compression"/"both.csv").exists():
+        c = pd.read_csv(res/"compression"/"both.csv")
+        row = pd.DataFrame([{"setting": "both", **{f"CRF {int(r.crf)}": r.video_auc for r in c.itertuples()}}])
+        out["table8"] = metric_table("table8", row, TABLE_RUNS["table8"], table_title("table8", corpus, profile),
+                                     f"profile `{profile}`, trained on {stand_in('Celeb-DF', sif)}; its test videos re-encoded, re-preprocessed, scored (video AUC)")
+    for t, (md, csv) in out.items(): write_table(t, md, csv, tables_dir)
+    return {t: md for t, (md, _) in out.items()}
+
+# %% ../nbs/70_report.ipynb #f77080c5
+AXES = {"jpeg": "JPEG quality factor", "blur": "Gaussian blur σ (3×3)", "resize": "resize scale", "noise": "Gaussian noise σ"}
+
+def plot_robustness(curves: pd.DataFrame, title: str):
+    "Fig. 9 from rows (perturbation, level, video_auc, frame_auc): one panel per perturbation."
+    import matplotlib.pyplot as plt
+    names = [n for n in AXES if n in set(curves.perturbation)]
+    fig, axs = plt.subplots(1, len(names), figsize=(3.2*len(names), 3), squeeze=False)
+    for ax, n in zip(axs[0], names):
+        c = curves[curves.perturbation == n].sort_values("level")
+        ax.plot(c.level, c.video_auc, "o-", label="video AUC"); ax.plot(c.level, c.frame_auc, "s--", alpha=.6, label="frame AUC")
+        ax.set(xlabel=AXES[n], ylim=(0, 1.02)); ax.grid(alpha=.3)
+    axs[0][0].set_ylabel("AUC"); axs[0][0].legend(loc="lower left", fontsize=8)
+    fig.suptitle(title, fontsize=9); fig.tight_layout()
+    return fig

@@ -17,16 +17,33 @@ def _valid(section, profile):
     from bigarts.synth import SynthConfig
     from bigarts.train import TrainConfig
     fields = lambda c: [f.name for f in dataclasses.fields(c)]
+    from bigarts.robustness import ROBUSTNESS_KEYS
     return {"corpus": fields(SynthConfig) if profile == "demo" else ["roots", "train_dataset"],
             "preprocess": [k for k in inspect.signature(preprocess).parameters if k not in ("index", "out", "detector_kw")],
             "train": fields(TrainConfig),
-            "evaluate": ["split", "batch_size", "workers"]}[section]
+            "evaluate": ["split", "batch_size", "workers"],
+            "robustness": ROBUSTNESS_KEYS}[section]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize("section", ["corpus", "preprocess", "train", "evaluate"])
+@pytest.mark.parametrize("section", ["corpus", "preprocess", "train", "evaluate", "robustness"])
 def test_committed_params_are_valid(section, profile):
     load_params(section, profile, PARAMS, valid=_valid(section, profile))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_run_builds_a_config_and_fills_a_table(profile):
+    "Each run of params.yaml builds a TrainConfig, is a stage of dvc.yaml, and fills a row of some table (and vice versa)."
+    from bigarts.report import TABLE_RUNS
+    from bigarts.runs import read_runs, run_config
+    runs = read_runs(PARAMS, profile)
+    corpus = {"datasets": {"a": {"stands_in_for": "Celeb-DF"}, "b": {"stands_in_for": "FF++"}}}
+    for r in runs: assert run_config(r, corpus, PARAMS, profile).datasets in (["a"], ["b"])
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert stages["train"]["matrix"]["run"] == stages["evaluate"]["matrix"]["run"] == list(runs)
+    in_tables = {r for t in ("table1", "table2", "table3", "table4", "table5", "table6") for r in TABLE_RUNS[t]}
+    assert set(runs) <= in_tables, f"runs that fill no table: {set(runs) - in_tables}"
+    assert set(stages["partial"]["matrix"]["run"]) <= set(runs) & set(TABLE_RUNS["table7"])
 
 
 def test_train_section_builds_a_config():
@@ -66,13 +83,13 @@ def test_experiment_notebook_stops_on_bad_profile(tmp_path):
 
 def test_dvc_pipeline_wires_the_stages():
     r = subprocess.run([str(BIN / "dvc"), "dag", "--md"], capture_output=True, text=True, cwd=ROOT, check=True)
-    for stage in ["corpus", "preprocess", "train@both", "evaluate@none", "report"]:
+    for stage in ["corpus", "preprocess", "train@both", "evaluate@none", "robustness@jpeg", "compression", "partial@both", "report"]:
         assert stage in r.stdout
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     sections = set(yaml.safe_load(PARAMS.read_text()))
     for name, st in stages.items():
         for key in st.get("params", []):
-            assert key in sections, f"stage {name} depends on params key '{key}' absent from params.yaml"
+            assert key.split(".")[0] in sections, f"stage {name} depends on params key '{key}' absent from params.yaml"
 
 
 def test_experiment_notebooks_keep_their_parameters_cell():
