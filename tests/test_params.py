@@ -17,16 +17,17 @@ def _valid(section, profile):
     from bigarts.synth import SynthConfig
     from bigarts.train import TrainConfig
     fields = lambda c: [f.name for f in dataclasses.fields(c)]
+    from bigarts.figures import EXPLAIN_KEYS
     from bigarts.robustness import ROBUSTNESS_KEYS
     return {"corpus": fields(SynthConfig) if profile == "demo" else ["roots", "train_dataset"],
             "preprocess": [k for k in inspect.signature(preprocess).parameters if k not in ("index", "out", "detector_kw")],
             "train": fields(TrainConfig),
             "evaluate": ["split", "batch_size", "workers"],
-            "robustness": ROBUSTNESS_KEYS}[section]
+            "robustness": ROBUSTNESS_KEYS, "explain": EXPLAIN_KEYS}[section]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize("section", ["corpus", "preprocess", "train", "evaluate", "robustness"])
+@pytest.mark.parametrize("section", ["corpus", "preprocess", "train", "evaluate", "robustness", "explain"])
 def test_committed_params_are_valid(section, profile):
     load_params(section, profile, PARAMS, valid=_valid(section, profile))
 
@@ -83,7 +84,7 @@ def test_experiment_notebook_stops_on_bad_profile(tmp_path):
 
 def test_dvc_pipeline_wires_the_stages():
     r = subprocess.run([str(BIN / "dvc"), "dag", "--md"], capture_output=True, text=True, cwd=ROOT, check=True)
-    for stage in ["corpus", "preprocess", "train@both", "evaluate@none", "robustness@jpeg", "compression", "partial@both", "report"]:
+    for stage in ["corpus", "preprocess", "train@both", "evaluate@none", "robustness@jpeg", "compression", "partial@both", "explain", "report"]:
         assert stage in r.stdout
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     sections = set(yaml.safe_load(PARAMS.read_text()))
