@@ -16,6 +16,7 @@ COMMANDS = {  # name: (module:function, one-line help)
     "preprocess": ("bigarts.preprocess:main", "detect, crop and landmark faces into a face cache"),
     "train":      ("bigarts.train:main",      "train BiG-Arts (or an ablation) on a face cache"),
     "evaluate":   ("bigarts.evaluate:main",   "score the videos of a face cache and compute AUC/EER/..."),
+    "detect":     ("bigarts.detect:main",     "fake probability of any video, image or folder, with M_in/M_ex/Grad-CAM explanations"),
 }
 
 # %% ../nbs/90_cli.ipynb #19e610f9
