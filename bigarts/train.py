@@ -21,24 +21,27 @@ from tqdm.auto import tqdm
 from .core import atomic_write, build, get_device, load_params, seed_everything
 from .core import check_name
 from .model import VARIANTS, BiGArts, bigarts_loss
+from .methods import METHODS, build_method
 from .trainset import AUGMENTATIONS
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RESUMABLE_CHANGES', 'TrainConfig', 'resolve', 'build_model',
            'StreamDataset', 'is_positional', 'seeded', 'StreamSampler', 'make_loader', 'one_thread', 'worker_context',
-           'to_device', 'train_step', 'frame_scores', 'video_auc', 'rng_states', 'set_rng_states', 'save_checkpoint',
-           'read_checkpoint', 'load_checkpoint', 'check_resume', 'init_distributed', 'open_live', 'default_datasets',
-           'mean_over_processes', 'train', 'summary', 'validate_and_save', 'parse_args', 'config_from_args', 'main']
+           'to_device', 'unwrap', 'objective', 'train_step', 'frame_scores', 'video_auc', 'rng_states',
+           'set_rng_states', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'check_resume',
+           'init_distributed', 'open_live', 'default_datasets', 'mean_over_processes', 'train', 'summary',
+           'validate_and_save', 'parse_args', 'config_from_args', 'main']
 
 # %% ../nbs/50_train.ipynb #5dd1903c
 @dataclasses.dataclass
 class TrainConfig:
     "Training settings; defaults are the paper's (Sec. 4.1). `None` for amp/compile/channels_last/deterministic = decide by device."
-    variant: str = "both"            # Table 6: none | in | ex | both
+    method: str = "bigarts"          # Tables 1–4 row: a key of bigarts.methods.METHODS
+    variant: str = "both"            # Table 6 (method bigarts only): none | in | ex | both
     augment: str = "all"             # Table 5: fake kinds trained on — none | real_real | fake_real | all
     datasets: list | None = None     # datasets whose train/val splits are used (None: all in the cache); Table 1: Celeb-DF
     encoder: str = "resnet18"
-    pretrained: str | None = None    # path of local ImageNet weights for the encoder (never downloaded)
+    pretrained: str | None = None    # path of local ImageNet weights for the encoder / backbone (never downloaded)
     size: int = 256
     batch_size: int = 32             # global batch (divided among DDP processes)
     lr: float = 1e-3
@@ -62,7 +65,13 @@ class TrainConfig:
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
+        check_name(self.method, METHODS, "method")
         check_name(self.variant, VARIANTS, "variant")
+        for k in ("encoder", "variant"):   # a setting the chosen method would silently ignore is an error
+            default = TrainConfig.__dataclass_fields__[k].default
+            if k not in METHODS[self.method].reads and getattr(self, k) != default:
+                raise ValueError(f"{k}={getattr(self, k)!r} does not apply to method '{self.method}' (only to "
+                                 f"{', '.join(n for n, m in METHODS.items() if k in m.reads)}): leave it at {default!r}.")
         check_name(self.augment, AUGMENTATIONS, "augment")
         if isinstance(self.datasets, str): self.datasets = [self.datasets]
         if self.size % 32 or self.size < 32: raise ValueError(f"size must be a multiple of 32, got {self.size}.")
@@ -81,8 +90,11 @@ def resolve(cfg: TrainConfig, device: torch.device) -> dict:
             "channels_last": pick(cfg.channels_last, cuda), "deterministic": pick(cfg.deterministic, not cuda)}
 
 def build_model(cfg: TrainConfig) -> nn.Module:
-    "The network `cfg` names: BiG-Arts with the branches of `cfg.variant`."
-    return BiGArts(cfg.encoder, VARIANTS[cfg.variant], cfg.pretrained)
+    "The network `cfg` names: row `cfg.method` of the registry (BiG-Arts: with the branches of `cfg.variant`)."
+    reads, kw = METHODS[cfg.method].reads, {}
+    if "encoder" in reads: kw["encoder"] = cfg.encoder
+    if "variant" in reads: kw["branches"] = VARIANTS[cfg.variant]
+    return build_method(cfg.method, cfg.pretrained, **kw)
 
 # %% ../nbs/50_train.ipynb #f7ed364e
 class StreamDataset(Dataset):
@@ -150,11 +162,23 @@ def to_device(batch: dict, device: torch.device, channels_last: bool = False) ->
     if channels_last: out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
     return out
 
+def unwrap(model: nn.Module) -> nn.Module:
+    "The network inside DDP and `torch.compile` wrappers."
+    while True:
+        if isinstance(model, nn.parallel.DistributedDataParallel): model = model.module
+        elif "_orig_mod" in model._modules: model = model._orig_mod
+        else: return model
+
+def objective(model: nn.Module, cfg: TrainConfig):
+    "`out, batch → (loss, parts)`: the method's own `loss` if it has one, else Eq. (2) with `cfg`'s λs."
+    own = getattr(unwrap(model), "loss", None)
+    return own if callable(own) else lambda out, batch: bigarts_loss(out, batch, cfg.lambda_in, cfg.lambda_ex, cfg.lambda_cls)
+
 def train_step(model, batch: dict, optimizer, cfg: TrainConfig, amp: bool) -> tuple[torch.Tensor, dict]:
     "One optimisation step on `batch` → (loss, parts), both detached and on the device."
     with torch.autocast(batch["image"].device.type, dtype=torch.bfloat16, enabled=amp):
         out = model(batch["image"])
-    loss, parts = bigarts_loss(out, batch, cfg.lambda_in, cfg.lambda_ex, cfg.lambda_cls)
+    loss, parts = objective(model, cfg)(out, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -222,8 +246,8 @@ def read_checkpoint(path, map_location="cpu") -> dict:
 def load_checkpoint(path, map_location="cpu") -> tuple[nn.Module, dict]:
     "Rebuild the network a checkpoint describes and load its weights → (model in eval mode, meta without the tensors)."
     ckpt = read_checkpoint(path, map_location)
-    arch = ckpt["arch"]
-    try: model = BiGArts(arch["encoder"], tuple(arch["branches"]))
+    arch = {"method": "bigarts", **ckpt["arch"]}       # checkpoints from before the method registry are BiG-Arts
+    try: model = build_method(**arch)
     except (ValueError, KeyError) as e: raise ValueError(f"{path}: architecture {arch} cannot be built: {e}") from e
     own, theirs = set(model.state_dict()), set(ckpt["model"])
     if own != theirs:
@@ -237,7 +261,7 @@ def load_checkpoint(path, map_location="cpu") -> tuple[nn.Module, dict]:
 # %% ../nbs/50_train.ipynb #fabb14bf
 def check_resume(cfg: TrainConfig, saved: dict, path=""):
     "Raise `ValueError` naming every setting of `cfg` that differs from the checkpoint's `saved` config."
-    now = dataclasses.asdict(cfg)
+    now, saved = dataclasses.asdict(cfg), {"method": "bigarts", **saved}   # runs from before `method` existed
     norm = lambda v: list(v) if isinstance(v, tuple) else v
     diff = [f"{k}: checkpoint {saved.get(k)!r} ≠ now {now[k]!r}" for k in now
             if k not in RESUMABLE_CHANGES and norm(saved.get(k)) != norm(now[k])]
@@ -362,7 +386,9 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
 
 # %% ../nbs/50_train.ipynb #b70978d8
 def summary(cfg: TrainConfig, state: dict) -> dict:
-    return {"variant": cfg.variant, "encoder": cfg.encoder, "augment": cfg.augment, "datasets": cfg.datasets, "steps": state["step"], "epochs": state["step"] / cfg.epoch_length,
+    reads = METHODS[cfg.method].reads
+    return {"method": cfg.method, "row": METHODS[cfg.method].row, "variant": cfg.variant if "variant" in reads else None,
+            "encoder": cfg.encoder if "encoder" in reads else None, "augment": cfg.augment, "datasets": cfg.datasets, "steps": state["step"], "epochs": state["step"] / cfg.epoch_length,
             "images": state["step"] * cfg.batch_size, "final_loss": state["loss"], "last_val_auc": state["val_auc"],
             "best_val_auc": state["best_auc"], "best_step": state["best_step"]}
 
@@ -385,10 +411,11 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
 
 # %% ../nbs/50_train.ipynb #d8a3f0f3
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="bigarts train", description="Train BiG-Arts (or an ablation) on a face cache.")
+    p = argparse.ArgumentParser(prog="bigarts train", description="Train BiG-Arts, an ablation or a comparison method on a face cache.")
     p.add_argument("--cache", required=True, help="face cache folder (from `bigarts preprocess`)")
     p.add_argument("--out", required=True, help="output folder: checkpoints, train_metrics.json, dvclive/")
-    p.add_argument("--variant", choices=list(VARIANTS), help="Table 6 ablation: none | in | ex | both")
+    p.add_argument("--method", help=f"Tables 1–4 row: {' | '.join(METHODS)} (default bigarts)")
+    p.add_argument("--variant", choices=list(VARIANTS), help="Table 6 ablation of method bigarts: none | in | ex | both")
     p.add_argument("--encoder", help="encoder name (see bigarts.model.ENCODERS)")
     p.add_argument("--params", default=None, help="params.yaml (default: ./params.yaml; TrainConfig defaults if absent)")
     p.add_argument("--profile", default=None, help="profile of params.yaml (default: its 'profile' key)")
@@ -406,12 +433,12 @@ def config_from_args(a) -> TrainConfig:
     for kv in a.set:
         if "=" not in kv: raise ValueError(f"--set expects KEY=VALUE, got '{kv}'.")
         k, v = kv.split("=", 1); values[k] = yaml.safe_load(v)
-    for k in ("variant", "encoder", "device"):
+    for k in ("method", "variant", "encoder", "device"):
         if getattr(a, k) is not None: values[k] = getattr(a, k)
     return build(TrainConfig, values, where=f"section 'train' of {path} / command line")
 
 def main(argv=None) -> int:
-    "`bigarts train --cache DIR --out DIR [--variant both] [--params params.yaml] [--profile demo] [--resume]`."
+    "`bigarts train --cache DIR --out DIR [--method bigarts] [--variant both] [--params params.yaml] [--profile demo] [--resume]`."
     a = parse_args(sys.argv[1:] if argv is None else argv)
     try: cfg = config_from_args(a)
     except ValueError as e: print(f"bigarts train: {e}", file=sys.stderr); return 2
