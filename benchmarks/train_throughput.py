@@ -37,11 +37,14 @@ def random_batch(n, size, device, channels_last=False):
     return {"image": x, "m_in": m_in, "m_ex": m_in.flip(-1), "label": (torch.rand(n, device=device) > .5).float()}
 
 
+FUSED_ADAM = False   # --fused-adam: Adam's single-kernel CUDA implementation
+
+
 def build(device, amp, channels_last, compile_):
     torch.manual_seed(0)
     model = BiGArts().to(device).train()
     if channels_last: model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), **({"fused": True} if FUSED_ADAM else {}))
     net = torch.compile(model) if compile_ else model
     return net, opt
 
@@ -103,12 +106,22 @@ def main(argv=None):
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=cuda, help="bf16 autocast in fast/e2e (default: on CUDA)")
     p.add_argument("--params", default="params.yaml")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--fused-adam", action="store_true", help="Adam(fused=True) in every setting")
+    p.add_argument("--inductor", action="append", default=[], metavar="KEY=VALUE",
+                   help="set torch._inductor.config.KEY (e.g. coordinate_descent_tuning=1) before compiling")
     a = p.parse_args(argv)
+    global FUSED_ADAM
+    FUSED_ADAM = a.fused_adam
+    for kv in a.inductor:
+        import torch._inductor.config as ic
+        k, v = kv.split("=", 1)
+        if not hasattr(ic, k): p.error(f"torch._inductor.config has no '{k}'")
+        setattr(ic, k, type(getattr(ic, k))(int(v)) if isinstance(getattr(ic, k), (bool, int)) else v)
     device = torch.device("cuda" if cuda else "cpu")
     if cuda: torch.backends.cudnn.benchmark = True   # TF32 flags left at PyTorch's defaults (printed below)
     card = torch.cuda.get_device_name(0) if cuda else f"CPU ({torch.get_num_threads()} threads)"
     tf32 = f"; TF32 conv {torch.backends.cudnn.allow_tf32}, matmul {torch.backends.cuda.matmul.allow_tf32}" if cuda else ""
-    print(f"device: {card}; torch {torch.__version__}; size {a.size}²{tf32}")
+    print(f"device: {card}; torch {torch.__version__}; size {a.size}²{tf32}; fused Adam {a.fused_adam}; inductor {a.inductor or 'defaults'}")
     only, res = set(a.only.split(",")), {"device": card, "torch": torch.__version__, "size": a.size}
 
     def report(name, r, what):
