@@ -10,18 +10,18 @@ from pathlib import Path
 import pandas as pd
 
 from .core import atomic_write
+from .methods import PAPER_ROW
 
 # %% auto #0
-__all__ = ['PAPER_DATASETS', 'PAPER_NAME', 'PAPER', 'PAPER_COLUMNS', 'CELEBDF_ROWS', 'TABLE_RUNS', 'CAPTIONS', 'MEASURES', 'AXES',
-           'cross_dataset_table', 'write_table', 'metric_table', 'table_title', 'read_run_metrics', 'stand_in',
-           'write_tables', 'plot_robustness']
+__all__ = ['PAPER_DATASETS', 'PAPER_NAME', 'PAPER', 'PAPER_COLUMNS', 'RUN_OF_METHOD', 'CELEBDF_ROWS', 'TABLE_RUNS', 'CAPTIONS',
+           'MEASURES', 'AXES', 'cross_dataset_table', 'write_table', 'metric_table', 'table_title', 'read_run_metrics',
+           'stand_in', 'write_tables', 'plot_robustness']
 
 # %% ../nbs/70_report.ipynb #0b36e02d
 PAPER_DATASETS = ["UADFV", "DT-LQ", "DT-HQ", "FF++", "DFD", "DFDC-P", "Celeb-DF"]
 PAPER_NAME = {"uadfv": "UADFV", "dftimit_lq": "DT-LQ", "dftimit_hq": "DT-HQ", "ffpp": "FF++", "dfd": "DFD",
               "dfdcp": "DFDC-P", "celebdf": "Celeb-DF", "wilddeepfake": "WildDeepFake"}  # adapter name → the paper's column
-_METHODS = ["AlexNet", "VGG16", "DenseNet121", "ResNet50", "ResNet18", "XceptionNet", "MesoInception-4",
-            "Capsule", "Face X-ray", "GSRM", "RFM", "BiG-Arts"]
+_METHODS = list(PAPER_ROW.values())   # the rows of Tables 1–4 in the paper's order: the method registry's
 
 def _rows(names, text):
     return {n: [float(v) for v in line.split()] for n, line in zip(names, text.strip().splitlines())}
@@ -162,7 +162,8 @@ def metric_table(table: str, ours: pd.DataFrame, rows: dict[str, str], title: st
     return md, pd.DataFrame(recs)
 
 # %% ../nbs/70_report.ipynb #737a929a
-CELEBDF_ROWS = {"ex": "Face X-ray", "both": "BiG-Arts"}     # trained on Celeb-DF (its stand-in on the synthetic corpus)
+RUN_OF_METHOD = {"face_xray": "ex", "bigarts": "both"}      # the runs of these methods are BiG-Arts' own runs
+CELEBDF_ROWS = {RUN_OF_METHOD.get(m, m): row for m, row in PAPER_ROW.items()}   # run → row; trained on Celeb-DF
 TABLE_RUNS = {
     "table1": CELEBDF_ROWS, "table2": CELEBDF_ROWS, "table3": CELEBDF_ROWS,
     "table4": {f"ffpp_{run}": row for run, row in CELEBDF_ROWS.items()},

@@ -144,4 +144,4 @@ def test_cli_trains_on_a_face_cache_with_the_real_pipeline(tmp_path):
     m = json.loads((tmp_path/"out"/"train_metrics.json").read_text())
     assert m["steps"] == 2 and m["images"] == 8 and 0 <= m["best_val_auc"] <= 1
     model, meta = load_checkpoint(tmp_path/"out"/"checkpoint_best.pt")
-    assert meta["arch"] == {"encoder": "resnet18", "branches": ["in", "ex"]} and meta["config"]["size"] == 64
+    assert meta["arch"] == {"method": "bigarts", "encoder": "resnet18", "branches": ["in", "ex"]} and meta["config"]["size"] == 64
