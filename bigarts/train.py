@@ -396,7 +396,7 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
     "Validation video AUC; then (process 0) checkpoint_last.pt, checkpoint_best.pt if better, train_metrics.json."
     auc = video_auc(frame_scores(model, val_set, cfg, device, flags["amp"], rank, world)) if val_set is not None else float("nan")
     state["val_auc"] = auc
-    improved = math.isfinite(auc) and (not math.isfinite(state["best_auc"]) or auc > state["best_auc"])
+    improved = math.isfinite(auc) and (not math.isfinite(state["best_auc"]) or auc >= state["best_auc"])   # a tie: the later, longer-trained
     better = improved or not math.isfinite(state["best_auc"])   # no number yet: the latest is the best
     if better: state["best_auc"], state["best_step"] = auc, state["step"]
     if rank == 0:
