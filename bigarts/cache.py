@@ -36,6 +36,7 @@ def _write_video(self: FaceCache, video_id: str, rows: pd.DataFrame, crops: dict
     "Store one video's `crops` {frame: RGB uint8} and `landmarks` {frame: (68, 2)}, then its manifest `rows`."
     d = self.video_dir(video_id); d.mkdir(parents=True, exist_ok=True)
     (d/"rows.csv").unlink(missing_ok=True)
+    for p in (*d.glob(".*.tmp"), *d.glob("[0-9]*.png")): p.unlink()     # leftovers of an attempt killed part-way
     rows = rows.copy()
     rows["crop"] = [f"videos/{video_id}/{f:06d}.png" if s == "ok" else "" for f, s in zip(rows.frame, rows.status)]
     for f, img in crops.items():

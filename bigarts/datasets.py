@@ -18,7 +18,7 @@ from .video import IMAGE_SUFFIXES
 __all__ = ['INDEX_COLUMNS', 'VIDEO_SUFFIXES', 'SPLITS', 'DATASETS', 'LayoutError', 'Adapter', 'register', 'videos_in', 'row',
            'check_layout', 'split_groups', 'read_celebdf_test_list', 'read_celebdf', 'read_ffpp', 'read_dfd',
            'read_dfdcp', 'read_uadfv', 'sequence_dirs', 'read_wilddeepfake', 'read_synthetic', 'check_index',
-           'index_dataset', 'index_corpus', 'read_index', 'main']
+           'index_dataset', 'index_corpus', 'problems_path', 'write_index', 'read_index', 'main']
 
 # %% ../nbs/12_datasets.ipynb #0325b2a8
 INDEX_COLUMNS = ["video_id", "dataset", "split", "label", "source_id", "identity", "path"]
@@ -262,9 +262,22 @@ def index_corpus(root) -> pd.DataFrame:
     return df
 
 # %% ../nbs/12_datasets.ipynb #b25e5175
+def problems_path(path) -> Path:
+    "`index.csv` → `index.problems.csv`."
+    return Path(path).with_suffix(".problems.csv")
+
+def write_index(df: pd.DataFrame, path):
+    "Write the index CSV and, beside it, its `.attrs['problems']` (both atomically)."
+    with atomic_write(path) as fh: df.to_csv(fh, index=False)
+    probs = pd.DataFrame(df.attrs.get("problems", []), columns=["path", "reason"])
+    with atomic_write(problems_path(path)) as fh: probs.to_csv(fh, index=False)
+
 def read_index(path) -> pd.DataFrame:
-    "An index CSV written by `bigarts index`."
-    return pd.read_csv(path, dtype={c: str for c in INDEX_COLUMNS if c != "label"}, keep_default_na=False)
+    "An index CSV written by `bigarts index` / `write_index`, with its problems in `.attrs['problems']` ([] if none were kept)."
+    df = pd.read_csv(path, dtype={c: str for c in INDEX_COLUMNS if c != "label"}, keep_default_na=False)
+    p = problems_path(path)
+    df.attrs["problems"] = list(pd.read_csv(p, dtype=str, keep_default_na=False).itertuples(index=False, name=None)) if p.exists() else []
+    return df
 
 # %% ../nbs/12_datasets.ipynb #29450abd
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             df = index_corpus(a.root) if a.dataset == "corpus" else index_dataset(a.dataset, a.root)
     except (ValueError, LayoutError) as e:
         print(f"bigarts index: {e}", file=sys.stderr); return 2
-    with atomic_write(a.out) as fh: df.to_csv(fh, index=False)
+    write_index(df, a.out)
     counts = df.groupby(["dataset", "split", "label"]).size().unstack("label", fill_value=0).rename(columns={0: "real", 1: "fake"})
     print(f"{len(df)} videos → {a.out}\n{counts.to_string()}")
     for p, why in df.attrs.get("problems", []): print(f"warning: {p}: {why}", file=sys.stderr)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_preprocess.ipynb #7feea32a
 from __future__ import annotations
-import argparse, hashlib, os, sys, time, warnings
+import argparse, hashlib, json, os, sys, time, warnings
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing as mp
 from pathlib import Path
@@ -17,8 +17,8 @@ from .core import atomic_write
 from .video import VideoReader, VideoError
 
 # %% auto #0
-__all__ = ['group_key', 'select_shard', 'frame_size', 'source_boxes', 'process_video', 'gather_failures', 'preprocess',
-           'parse_shard', 'main']
+__all__ = ['SETTINGS_FILE', 'group_key', 'select_shard', 'frame_size', 'source_boxes', 'process_video', 'gather_failures',
+           'check_settings', 'preprocess', 'parse_shard', 'main']
 
 # %% ../nbs/13_preprocess.ipynb #01cde75d
 def group_key(index: pd.DataFrame) -> pd.Series:
@@ -56,7 +56,8 @@ def process_video(rec: dict, cache: FaceCache, detector, landmarker, every: int 
                   boxes: dict | None = None, batch: bool | None = None) -> list[dict]:
     "Preprocess one index row `rec` into `cache`; return its failure records (each with a reason)."
     from bigarts.faces import video_faces
-    d = cache.video_dir(rec["video_id"]); (d/"failures.csv").unlink(missing_ok=True)
+    d = cache.video_dir(rec["video_id"])
+    for p in (d/"failures.csv", *d.glob(".*.tmp")): p.unlink(missing_ok=True)   # what an attempt killed part-way left
     try:
         reader = VideoReader(rec["path"], every=every)
         frames = dict(reader)
@@ -110,6 +111,21 @@ def gather_failures(cache: FaceCache, problems=()) -> pd.DataFrame:
     parts.append(pd.DataFrame([dict(video_id="", dataset="", path=p, reason=r) for p, r in problems], columns=FAILURE_COLUMNS))
     return pd.concat(parts, ignore_index=True)[FAILURE_COLUMNS]
 
+# %% ../nbs/13_preprocess.ipynb #027dd089
+SETTINGS_FILE = "preprocess.json"
+
+def check_settings(cache: FaceCache, settings: dict) -> dict:
+    "Record `settings` in a new cache; in an existing one raise `ValueError` naming each setting that differs."
+    settings, p = json.loads(json.dumps(settings, sort_keys=True)), cache.root/SETTINGS_FILE
+    if not p.exists():
+        with atomic_write(p) as f: json.dump(settings, f, indent=1, sort_keys=True)
+        return settings
+    old = json.loads(p.read_text())
+    diff = [f"{k}: cache {old.get(k)!r} ≠ now {settings.get(k)!r}" for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)]
+    if diff: raise ValueError(f"{cache.root} was preprocessed with other settings ({'; '.join(diff)}); one cache never mixes two. "
+                              f"Rerun with the cache's settings, or preprocess into a new --out folder.")
+    return settings
+
 # %% ../nbs/13_preprocess.ipynb #50fefe55
 def preprocess(index: pd.DataFrame, out, every: int = 10, size: int = 256, workers: int = 1, shard: tuple[int, int] = (0, 1),
                device: str | None = None, progress: bool = True, **detector_kw) -> pd.DataFrame:
@@ -117,6 +133,7 @@ def preprocess(index: pd.DataFrame, out, every: int = 10, size: int = 256, worke
     from tqdm.auto import tqdm
     from bigarts.core import get_device
     cache = FaceCache(out); cache.root.mkdir(parents=True, exist_ok=True)
+    check_settings(cache, dict(every=every, size=size, detector=detector_kw))
     paths = dict(zip(index.video_id, index.path))
     todo = select_shard(index, shard).assign(source_path=lambda d: d.source_id.map(paths).fillna(""))
     done = todo.video_id.map(cache.is_done)
@@ -173,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, LayoutError, FileNotFoundError) as e:
         print(f"bigarts preprocess: {e}", file=sys.stderr); return 2
     t = time.time()
-    man = preprocess(index, a.out, every=a.every, size=a.size, workers=a.workers, shard=a.shard, device=a.device, progress=not a.quiet)
+    try: man = preprocess(index, a.out, every=a.every, size=a.size, workers=a.workers, shard=a.shard, device=a.device, progress=not a.quiet)
+    except ValueError as e: print(f"bigarts preprocess: {e}", file=sys.stderr); return 2
     fails = FaceCache(a.out).failures
     ok = man.status.eq("ok").sum()
     print(f"{man.video_id.nunique()} videos, {len(man)} sampled frames, {ok} with a face → {a.out}/manifest.csv ({time.time() - t:.0f} s)")

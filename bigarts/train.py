@@ -142,7 +142,8 @@ def make_loader(dataset, cfg: TrainConfig, start_step: int, rank: int = 0, world
     sampler = StreamSampler(cfg.batch_size, start_step, rank, world)
     return DataLoader(StreamDataset(dataset, cfg.seed), batch_size=sampler.b, sampler=sampler, num_workers=cfg.workers,
                       pin_memory=pin, persistent_workers=cfg.workers > 0, prefetch_factor=4 if cfg.workers else None,
-                      drop_last=True, worker_init_fn=one_thread, multiprocessing_context=worker_context(cfg.workers))
+                      drop_last=True, worker_init_fn=one_thread, multiprocessing_context=worker_context(cfg.workers),
+                      generator=torch.Generator().manual_seed(cfg.seed))   # its own RNG: see below
 
 def one_thread(worker_id: int):
     "Loader workers use one OpenCV and one torch thread each (the workers are the parallelism)."
@@ -399,14 +400,14 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
     improved = math.isfinite(auc) and (not math.isfinite(state["best_auc"]) or auc >= state["best_auc"])   # a tie: the later, longer-trained
     better = improved or not math.isfinite(state["best_auc"])   # no number yet: the latest is the best
     if better: state["best_auc"], state["best_step"] = auc, state["step"]
-    if rank == 0:
-        save_checkpoint(out/"checkpoint_last.pt", model, optimizer, scheduler, cfg, state)
-        if better: save_checkpoint(out/"checkpoint_best.pt", model, optimizer, scheduler, cfg, state)
-        with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state), f, indent=2)
+    if rank == 0:   # order matters after a kill: curves, then best, then last (the resume point) — see above
         if live:
             live.step = state["step"]
             if math.isfinite(auc): live.log_metric("val/auc", auc)
-            live.make_summary()
+        if better: save_checkpoint(out/"checkpoint_best.pt", model, optimizer, scheduler, cfg, state)
+        save_checkpoint(out/"checkpoint_last.pt", model, optimizer, scheduler, cfg, state)
+        with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state), f, indent=2)
+        if live: live.make_summary()
     if world > 1: dist.barrier()
 
 # %% ../nbs/50_train.ipynb #d8a3f0f3
