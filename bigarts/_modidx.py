@@ -299,6 +299,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'bigarts.robustness.perturbation_curve': ( 'robustness.html#perturbation_curve',
                                                                                'bigarts/robustness.py')},
             'bigarts.runs': { 'bigarts.runs.dataset_for': ('runs.html#dataset_for', 'bigarts/runs.py'),
+                              'bigarts.runs.read_corpus': ('runs.html#read_corpus', 'bigarts/runs.py'),
                               'bigarts.runs.read_runs': ('runs.html#read_runs', 'bigarts/runs.py'),
                               'bigarts.runs.run_config': ('runs.html#run_config', 'bigarts/runs.py')},
             'bigarts.synth': { 'bigarts.synth.Face': ('synth.html#face', 'bigarts/synth.py'),
