@@ -7,16 +7,13 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import skimage.data
-from matplotlib import cbook
 
 from bigarts.cache import FaceCache
 from bigarts.cli import main as cli
 from bigarts.preprocess import preprocess
 from bigarts.video import write_video
 
-FACE = cv2.resize(skimage.data.astronaut()[30:250, 120:330], (96, 104))
-HOPPER = cv2.resize(cv2.cvtColor(cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)[60:400, 100:420], (80, 86))
+from clips import FACE, HOPPER, frames
 
 
 BOX = ["x0", "y0", "x1", "y1"]
@@ -26,18 +23,6 @@ def manifest(c: FaceCache) -> pd.DataFrame:
     "The manifest with numeric boxes (05_cache reads '' as a string where a frame has no face)."
     m = c.manifest
     return m.assign(**{k: pd.to_numeric(m[k].replace("", np.nan)) for k in BOX})
-
-
-def frames(n=8, faces=((40, FACE),), tint=0, size=(240, 320)):
-    out = []
-    for i in range(n):
-        f = np.full((*size, 3), 100, np.uint8)
-        for x, face in faces:
-            h, w = face.shape[:2]; x = x + 5 * i
-            f[60:60 + h, x:x + w] = face
-        if tint: f[90:130, 65 + 5 * i:115 + 5 * i] = np.clip(f[90:130, 65 + 5 * i:115 + 5 * i].astype(int) + tint, 0, 255)
-        out.append(f)
-    return out
 
 
 @pytest.fixture(scope="module")

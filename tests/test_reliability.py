@@ -17,9 +17,7 @@ import imageio_ffmpeg
 import numpy as np
 import pandas as pd
 import pytest
-import skimage.data
 import torch
-from matplotlib import cbook
 
 from bigarts.cache import FaceCache
 from bigarts.core import atomic_write
@@ -27,25 +25,18 @@ from bigarts.datasets import check_index, index_corpus, read_celebdf_test_list, 
 from bigarts.preprocess import frame_size, preprocess
 from bigarts.video import write_video
 
+import clips
+from clips import FACE, HOPPER
+
 ROOT = Path(__file__).resolve().parents[1]
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-FACE = cv2.resize(skimage.data.astronaut()[30:250, 120:330], (96, 104))
-HOPPER = cv2.resize(cv2.cvtColor(cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))), cv2.COLOR_BGR2RGB)[60:400, 100:420], (80, 86))
 EVERY = 3
 
 
-def frames(n=12, faces=((40, FACE),), tint=0, size=(240, 320), scale=1):
-    "A face (or several) sliding over a grey background; `tint` alters the inner face (a 'fake'); `scale` enlarges everything."
-    out = []
-    for i in range(n):
-        f = np.full((*size, 3), 100, np.uint8)
-        for x, face in faces:
-            h, w = face.shape[:2]; x = x + 5 * i
-            f[60:60 + h, x:x + w] = face
-        if tint: f[90:130, 65 + 5 * i:115 + 5 * i] = np.clip(f[90:130, 65 + 5 * i:115 + 5 * i].astype(int) + tint, 0, 255)
-        out.append(cv2.resize(f, None, fx=scale, fy=scale) if scale != 1 else f)
-    return out
+def frames(n=12, **kw):
+    "12-frame clips by default (4 sampled at EVERY = 3)."
+    return clips.frames(n, **kw)
 
 
 def ffmpeg(*args):
