@@ -68,8 +68,8 @@ def fig7_masks(model: torch.nn.Module, cache: FaceCache | str, dataset: str, siz
     fig, axs = plt.subplots(len(fakes), 5, figsize=(8, 1.7*len(fakes)), squeeze=False)
     for r, (i, row) in enumerate(fakes.iterrows()):
         fake, real = cache.image(row.video_id, int(row.frame)), cache.image(row.source_id, int(row.frame))
-        m_in = cv2.resize(intrinsic_mask(fake, real), (size, size), interpolation=cv2.INTER_NEAREST)
-        m_ex = cv2.resize(extrinsic_mask(intrinsic_mask(fake, real)), (size, size), interpolation=cv2.INTER_NEAREST)
+        mined = intrinsic_mask(fake, real)
+        m_in, m_ex = (cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST) for m in (mined, extrinsic_mask(mined)))
         face = np.uint8(images[r].permute(1, 2, 0).numpy()*255 + 0.5)
         panels = [face, pred["in"][r] if "in" in pred else None, m_in, pred["ex"][r] if "ex" in pred else None, m_ex]
         for c, im in enumerate(panels):
