@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 demo: install
 	PATH="$(BIN):$$PATH" dvc repro
 
+# Tests write checkpoints of ~230 MB into temporary folders; they all live in one folder that is removed at the end,
+# so repeated runs never fill the disk.
 test: install
-	PATH="$(BIN):$$PATH" nbdev-test --skip-folder-re '^(_|\.|experiments)' --n-workers 2
-	PATH="$(BIN):$$PATH" python -m pytest -q tests
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && export TMPDIR="$$tmp" PATH="$(BIN):$$PATH" && set -x && \
+	nbdev-test --skip-folder-re '^(_|\.|experiments)' --n-workers 2 && \
+	python -m pytest -q tests
 
 clean-venv:
 	rm -rf $(VENV)
