@@ -385,6 +385,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'bigarts.train.open_live': ('train.html#open_live', 'bigarts/train.py'),
                                'bigarts.train.parse_args': ('train.html#parse_args', 'bigarts/train.py'),
                                'bigarts.train.read_checkpoint': ('train.html#read_checkpoint', 'bigarts/train.py'),
+                               'bigarts.train.repair_curve': ('train.html#repair_curve', 'bigarts/train.py'),
                                'bigarts.train.resolve': ('train.html#resolve', 'bigarts/train.py'),
                                'bigarts.train.rng_states': ('train.html#rng_states', 'bigarts/train.py'),
                                'bigarts.train.save_checkpoint': ('train.html#save_checkpoint', 'bigarts/train.py'),

@@ -4,6 +4,7 @@
 
 # %% ../nbs/40_model.ipynb #ae725c8b
 from __future__ import annotations
+import math
 import os
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from torch import nn
 from .core import check_name
 
 # %% auto #0
-__all__ = ['DECODER_CHANNELS', 'ENCODERS', 'VARIANTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SCSE', 'conv_bn_relu', 'DecoderBlock',
-           'MaskDecoder', 'load_backbone_weights', 'Encoder', 'ClassifierHead', 'BiGArts', 'check_input',
-           'stage_shapes', 'parameter_counts', 'bigarts_loss']
+__all__ = ['DECODER_CHANNELS', 'MASK_PRIOR', 'ENCODERS', 'VARIANTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SCSE', 'conv_bn_relu',
+           'DecoderBlock', 'MaskDecoder', 'load_backbone_weights', 'Encoder', 'ClassifierHead', 'BiGArts',
+           'check_input', 'stage_shapes', 'parameter_counts', 'bigarts_loss']
 
 # %% ../nbs/40_model.ipynb #2f06350c
 class SCSE(nn.Module):
@@ -46,6 +47,7 @@ class DecoderBlock(nn.Module):
 
 # %% ../nbs/40_model.ipynb #bd15212d
 DECODER_CHANNELS = (256, 128, 64, 32, 16)
+MASK_PRIOR = 0.05            # initial probability of a mask pixel (bias of the 1×1 conv = its log-odds)
 
 class MaskDecoder(nn.Module):
     "Encoder features [stride 2, 4, 8, 16, 32] → mask logits (B, 1, H, W)."
@@ -55,6 +57,7 @@ class MaskDecoder(nn.Module):
         cins = [encoder_channels[-1]] + list(decoder_channels[:-1])
         self.blocks = nn.ModuleList(DecoderBlock(i, s, o) for i, s, o in zip(cins, skips, decoder_channels))
         self.head = nn.Conv2d(decoder_channels[-1], 1, 1)
+        nn.init.constant_(self.head.bias, math.log(MASK_PRIOR / (1 - MASK_PRIOR)))
     def forward(self, feats):
         x, skips = feats[-1], list(feats[:-1][::-1]) + [None]
         for block, skip in zip(self.blocks, skips): x = block(x, skip)
