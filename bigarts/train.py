@@ -29,8 +29,8 @@ __all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RESUMABLE_CHANGES', 'Trai
            'StreamDataset', 'is_positional', 'seeded', 'StreamSampler', 'make_loader', 'one_thread', 'worker_context',
            'to_device', 'unwrap', 'objective', 'train_step', 'frame_scores', 'video_auc', 'rng_states',
            'set_rng_states', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'check_resume',
-           'init_distributed', 'open_live', 'default_datasets', 'mean_over_processes', 'train', 'summary',
-           'validate_and_save', 'parse_args', 'config_from_args', 'main']
+           'init_distributed', 'open_live', 'repair_curve', 'default_datasets', 'mean_over_processes', 'train',
+           'summary', 'validate_and_save', 'parse_args', 'config_from_args', 'main']
 
 # %% ../nbs/50_train.ipynb #5dd1903c
 @dataclasses.dataclass
@@ -283,18 +283,36 @@ def init_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device, bool]:
     return rank, world, device, init
 
 def open_live(live_dir: Path, resume: bool, step: int):
-    "A DVCLive logger in `live_dir` that never touches git; on resume, rows past `step` (logged after the checkpoint) are dropped."
+    "A DVCLive logger in `live_dir` that never touches git; on resume, each curve is repaired (`repair_curve`) back to `step`."
     from unittest import mock
     import dvclive.live
     from dvclive import Live
     if resume:
-        for tsv in (live_dir/"plots"/"metrics").rglob("*.tsv"):
-            t = pd.read_csv(tsv, sep="\t")
-            with atomic_write(tsv) as f: t[t["step"] <= step].to_csv(f, sep="\t", index=False)
+        for tsv in sorted((live_dir/"plots"/"metrics").rglob("*.tsv")): repair_curve(tsv, step)
+        latest = live_dir/"metrics.json"          # DVCLive's summary, rewritten in place: a kill can tear it too
+        try: json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else None
+        except ValueError: latest.unlink()        # DVCLive writes it again at the next validation
     kw = dict(dir=str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=str(live_dir/"dvc.yaml"), report=None)
     try: return Live(**kw)
     except Exception:   # e.g. scmrepo's "Empty git repo": log as outside a repository
         with mock.patch.object(dvclive.live, "get_dvc_repo", lambda: None): return Live(**kw)
+
+# %% ../nbs/50_train.ipynb #54c52b69
+def repair_curve(tsv: Path, step: int) -> int:
+    "Make DVCLive curve `tsv` whole for a resume at `step`: keep the header and whole rows with step ≤ `step`; → lines dropped."
+    import warnings
+    tsv = Path(tsv)
+    lines = tsv.read_text(encoding="utf-8").splitlines(keepends=True)
+    if not lines or not lines[0].endswith("\n"):
+        tsv.unlink(); return len(lines)
+    head = lines[0].rstrip("\r\n").split("\t")
+    whole = lambda l: l.endswith("\n") and len(l.rstrip("\r\n").split("\t")) == len(head)
+    torn = [l for l in lines[1:] if not whole(l)]
+    if torn: warnings.warn(f"{tsv}: dropped {len(torn)} torn line(s) left by an interrupted run: {torn[-1]!r}")
+    keep = [l for l in lines[1:] if whole(l) and float(l.split("\t")[head.index("step")]) <= step]
+    if len(keep) < len(lines) - 1:
+        with atomic_write(tsv, encoding="utf-8", newline="") as f: f.writelines([lines[0], *keep])
+    return len(lines) - 1 - len(keep)
 
 # %% ../nbs/50_train.ipynb #f42c1540
 def default_datasets(cache_dir, cfg: TrainConfig):

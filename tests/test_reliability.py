@@ -12,8 +12,6 @@
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 
-import cv2
-import imageio_ffmpeg
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,72 +21,18 @@ from bigarts.cache import FaceCache
 from bigarts.core import atomic_write
 from bigarts.datasets import check_index, index_corpus, read_celebdf_test_list, read_index, write_index
 from bigarts.preprocess import frame_size, preprocess
-from bigarts.video import write_video
 
-import clips
-from clips import FACE, HOPPER
+from clips import CASES, bad_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 EVERY = 3
 
 
-def frames(n=12, **kw):
-    "12-frame clips by default (4 sampled at EVERY = 3)."
-    return clips.frames(n, **kw)
-
-
-def ffmpeg(*args):
-    subprocess.run([FFMPEG, "-y", "-loglevel", "error", *map(str, args)], check=True, timeout=120)
-
-
-# name: (label, source, what preprocessing must report: "ok" = frames with a face, else a phrase of the reason)
-CASES = {
-    "real": (0, "", "ok"),
-    "fake": (1, "real", "ok"),
-    "vidéo ünï avec espace": (0, "", "ok"),
-    "truncated": (1, "", "cannot be opened as a video"),
-    "cut_short": (0, "", "truncated or corrupt"),
-    "zero": (0, "", "zero-byte file"),
-    "text": (1, "", "cannot be opened as a video"),
-    "tiny": (0, "", "no face detected in any of the 4 sampled frames"),
-    "large": (1, "", "ok"),
-    "gray": (0, "", "ok"),
-    "vfr": (1, "", "ok"),
-    "rotated": (0, "", "ok"),
-    "noface": (1, "", "no face detected in any of the 4 sampled frames"),
-    "two_faces": (0, "", "ok"),
-}
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    "A synthetic-layout corpus (ROOT/<dataset>/split.csv + videos/) of good and bad inputs, under a path with a space and an accent."
-    root = tmp_path_factory.mktemp("rel") / "cor pus é"
-    v = root / "syn-bad" / "videos"
-    good = write_video(v / "real.mp4", frames())
-    write_video(v / "fake.mp4", frames(tint=40))
-    write_video(v / "vidéo ünï avec espace.mp4", frames())
-    (v / "truncated.mp4").write_bytes(good.read_bytes()[:3000])                     # index (moov) at the end: unopenable
-    rng = np.random.default_rng(0)                                                 # noise: every frame costs about as many bytes
-    write_video(v.parent / "noisy.mp4", [np.clip(f + rng.normal(0, 6, f.shape), 0, 255).astype(np.uint8) for f in frames()])
-    ffmpeg("-i", v.parent / "noisy.mp4", "-c", "copy", "-movflags", "+faststart", v.parent / "fs.mp4")   # index first: opens, then stops
-    b = (v.parent / "fs.mp4").read_bytes(); (v / "cut_short.mp4").write_bytes(b[:len(b) * 6 // 10])
-    (v / "zero.mp4").write_bytes(b"")
-    (v / "text.mp4").write_text("I am not a video, only named like one\n")
-    write_video(v / "tiny.avi", [np.full((1, 1, 3), 90, np.uint8)] * 12, codec="ffv1")
-    write_video(v / "large.mp4", frames(4, scale=3000 / 320)[:4])                   # 3000×2250 frames
-    ffmpeg("-i", good, "-c:v", "ffv1", "-pix_fmt", "gray", v / "gray.mkv")          # a true one-channel stream
-    ffmpeg("-i", good, "-vf", "setpts='(N+floor(N/4)*N)/25/TB'", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "veryfast",
-           v / "vfr.mp4")                                                            # frame gaps of 1, 2, 3 … frame times
-    write_video(v.parent / "sideways.mp4", [np.ascontiguousarray(np.rot90(f, -1)) for f in frames()])
-    ffmpeg("-display_rotation", "90", "-i", v.parent / "sideways.mp4", "-c", "copy", v / "rotated.mp4")   # stored sideways, shown upright
-    write_video(v / "noface.mp4", [np.full((240, 320, 3), 20 * i, np.uint8) for i in range(12)])
-    write_video(v / "two_faces.mp4", frames(faces=((10, HOPPER), (140, cv2.resize(FACE, (120, 130))))))
-    rows = [(n, lab, "test", src, n) for n, (lab, src, _) in CASES.items()] + [("missing", 1, "test", "", "missing")]
-    pd.DataFrame(rows, columns=["name", "label", "split", "source", "identity"]).to_csv(root / "syn-bad" / "split.csv", index=False)
-    return root
+    "The bad-input corpus (`clips.bad_corpus`: ROOT/syn-bad/split.csv + videos/) under a path with a space and an accent."
+    return bad_corpus(tmp_path_factory.mktemp("rel") / "cor pus é")
 
 
 @pytest.fixture(scope="module")
@@ -323,6 +267,28 @@ def test_kill_around_the_resume_point(train_cache, uninterrupted, when, resume_s
     r = subprocess.run(_train_cmd(train_cache, out, "--resume"), env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     _same_run(uninterrupted, out)
+
+
+def test_resume_repairs_curves_torn_by_the_kill(train_cache, uninterrupted):
+    """DVCLive appends each curve row itself: a kill mid-append leaves a torn last line (here '1', what is left of a
+    row '1x<TAB>…'), and DVCLive's summary `metrics.json`, rewritten in place, can be torn too. The resume repairs both
+    (`bigarts.train.repair_curve`) and ends exactly as the run never interrupted."""
+    out = train_cache / "torn"
+    cmd = _train_cmd(train_cache, out)
+    r = subprocess.run([sys.executable, "-c", KILL_AT, "after", *cmd[4:]], env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    curves = sorted((out / "dvclive/plots/metrics").rglob("*.tsv"))
+    assert {"train/loss.tsv", "train/lr.tsv", "val/auc.tsv"} <= {t.relative_to(out / "dvclive/plots/metrics").as_posix() for t in curves}
+    for t in curves:
+        with open(t, "a", newline="") as f: f.write("5\t0.5\n1")                    # a row past the resume point (step 4), then a torn one
+        torn = pd.read_csv(t, sep="\t")
+        assert torn.iloc[-1].isna().any() and torn.step.iloc[-1] <= 4                # a plain step filter would keep the torn row
+    (out / "dvclive/metrics.json").write_text('{"step": 4, "train": {"lo')
+    r = subprocess.run(_train_cmd(train_cache, out, "--resume"), env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("dropped 1 torn line(s) left by an interrupted run: '1'") == len(curves)
+    _same_run(uninterrupted, out)                                                     # every curve: no row lost, none twice, none torn
+    assert json.loads((out / "dvclive/metrics.json").read_text())["step"] == 8
 
 
 def test_a_rerun_with_other_settings_stops_instead_of_mixing(corpus, faces, tmp_path, capsys):
