@@ -343,7 +343,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
 
         model = build_model(cfg).to(device)
         if flags["channels_last"]: model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, fused=device.type == "cpu")
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.t_max)
         state = {"step": 0, "val_auc": float("nan"), "best_auc": float("nan"), "best_step": None, "loss": float("nan")}
         if resume:
