@@ -66,6 +66,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'bigarts.datasets._ffpp_split_dir': ('datasets.html#_ffpp_split_dir', 'bigarts/datasets.py'),
                                   'bigarts.datasets.check_index': ('datasets.html#check_index', 'bigarts/datasets.py'),
                                   'bigarts.datasets.check_layout': ('datasets.html#check_layout', 'bigarts/datasets.py'),
+                                  'bigarts.datasets.index_added': ('datasets.html#index_added', 'bigarts/datasets.py'),
                                   'bigarts.datasets.index_corpus': ('datasets.html#index_corpus', 'bigarts/datasets.py'),
                                   'bigarts.datasets.index_dataset': ('datasets.html#index_dataset', 'bigarts/datasets.py'),
                                   'bigarts.datasets.main': ('datasets.html#main', 'bigarts/datasets.py'),

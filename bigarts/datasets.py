@@ -15,10 +15,11 @@ from .core import atomic_write, check_name
 from .video import IMAGE_SUFFIXES
 
 # %% auto #0
-__all__ = ['INDEX_COLUMNS', 'VIDEO_SUFFIXES', 'SPLITS', 'DATASETS', 'LayoutError', 'Adapter', 'register', 'videos_in', 'row',
-           'check_layout', 'split_groups', 'read_celebdf_test_list', 'read_celebdf', 'read_ffpp', 'read_dfd',
-           'read_dfdcp', 'read_uadfv', 'sequence_dirs', 'read_wilddeepfake', 'read_synthetic', 'check_index',
-           'index_dataset', 'index_corpus', 'problems_path', 'write_index', 'read_index', 'main']
+__all__ = ['INDEX_COLUMNS', 'VIDEO_SUFFIXES', 'SPLITS', 'DATASETS', 'ADDED_LAYOUT', 'LayoutError', 'Adapter', 'register',
+           'videos_in', 'row', 'check_layout', 'split_groups', 'read_celebdf_test_list', 'read_celebdf', 'read_ffpp',
+           'read_dfd', 'read_dfdcp', 'read_uadfv', 'sequence_dirs', 'read_wilddeepfake', 'read_synthetic',
+           'check_index', 'index_dataset', 'index_corpus', 'index_added', 'problems_path', 'write_index', 'read_index',
+           'main']
 
 # %% ../nbs/12_datasets.ipynb #0325b2a8
 INDEX_COLUMNS = ["video_id", "dataset", "split", "label", "source_id", "identity", "path"]
@@ -259,6 +260,27 @@ def index_corpus(root) -> pd.DataFrame:
     if not parts: raise LayoutError(f"no synthetic dataset under {root}: expected folders ROOT/<dataset>/ each holding split.csv and videos/")
     df = pd.concat(parts, ignore_index=True); check_index(df, f"corpus {root}")
     df.attrs["problems"] = problems
+    return df
+
+# %% ../nbs/12_datasets.ipynb #04202c9e
+ADDED_LAYOUT = "DIR/<dataset>/split.csv (columns name,label,split,source,identity; label 1 = fake) and DIR/<dataset>/videos/<name>.mp4"
+
+def index_added(folders, taken=(), where: str = "the added folders") -> pd.DataFrame:
+    """Index each folder of `folders` (corpus layout) in place; dataset names must differ from `taken` and from each other.
+    `.attrs`: 'problems' (videos listed but not usable), 'folders' (dataset → its folder)."""
+    if isinstance(folders, (str, os.PathLike)) or not isinstance(folders, (list, tuple)):
+        raise LayoutError(f"{where} must be a list of folders, e.g. [my_videos], got {folders!r}.")
+    owner, parts = {n: "the synthetic corpus" for n in taken}, []
+    for d in map(Path, folders):
+        if not d.is_dir(): raise LayoutError(f"{where}: folder {d} does not exist. Expected the corpus layout {ADDED_LAYOUT}.")
+        df = index_corpus(d)
+        for n in df.dataset.unique():
+            if n in owner: raise LayoutError(f"{where}: dataset '{n}' of {d} has the name of a dataset of {owner[n]}; rename the folder {d/n}.")
+            owner[n] = str(d)
+        parts.append(df)
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=INDEX_COLUMNS)
+    df.attrs["problems"] = [x for p in parts for x in p.attrs["problems"]]
+    df.attrs["folders"] = {n: f for n, f in owner.items() if n not in taken}    # dataset → the folder it came from
     return df
 
 # %% ../nbs/12_datasets.ipynb #b25e5175
