@@ -20,12 +20,13 @@ $(STAMP): pyproject.toml
 demo: install
 	PATH="$(BIN):$$PATH" dvc repro
 
-# Tests write checkpoints of ~230 MB into temporary folders; they all live in one folder that is removed at the end,
-# so repeated runs never fill the disk.
+# Tests write checkpoints (up to ~230 MB each) into temporary folders. They live in one folder removed at the end,
+# the notebooks' part of it is removed before pytest starts, and pytest drops each passing test's folder at once
+# (tmp_path_retention_policy in pyproject.toml): the disk holds a few GB at most, never the sum over all tests.
 test: install
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && export TMPDIR="$$tmp" PATH="$(BIN):$$PATH" && set -x && \
-	nbdev-test --skip-folder-re '^(_|\.|experiments)' --n-workers 2 && \
-	python -m pytest -q tests
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && export PATH="$(BIN):$$PATH" && mkdir "$$tmp/nbs" && set -x && \
+	TMPDIR="$$tmp/nbs" nbdev-test --skip-folder-re '^(_|\.|experiments)' --n-workers 2 && rm -rf "$$tmp/nbs" && \
+	TMPDIR="$$tmp" python -m pytest -q tests
 
 clean-venv:
 	rm -rf $(VENV)

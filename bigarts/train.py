@@ -223,11 +223,12 @@ def set_rng_states(s: dict):
     random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
     if "cuda" in s and torch.cuda.is_available() and len(s["cuda"]) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(s["cuda"])
 
-def save_checkpoint(path, model, optimizer, scheduler, cfg: TrainConfig, state: dict):
-    "Write a resumable, self-describing checkpoint atomically."
+def save_checkpoint(path, model, optimizer, scheduler, cfg: TrainConfig, state: dict, weights_only=False):
+    "Write a self-describing checkpoint atomically; resumable (optimiser, scheduler, RNG states) unless `weights_only`."
     ckpt = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "arch": model.arch,
-            "config": dataclasses.asdict(cfg), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "rng": rng_states(), "torch_version": torch.__version__, **state}
+            "config": dataclasses.asdict(cfg), "model": model.state_dict(), "torch_version": torch.__version__, **state}
+    if not weights_only:
+        ckpt.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=rng_states())
     with atomic_write(path, "wb") as f: torch.save(ckpt, f)
 
 # %% ../nbs/50_train.ipynb #2cfba4da
@@ -422,7 +423,7 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
         if live:
             live.step = state["step"]
             if math.isfinite(auc): live.log_metric("val/auc", auc)
-        if better: save_checkpoint(out/"checkpoint_best.pt", model, optimizer, scheduler, cfg, state)
+        if better: save_checkpoint(out/"checkpoint_best.pt", model, optimizer, scheduler, cfg, state, weights_only=True)
         save_checkpoint(out/"checkpoint_last.pt", model, optimizer, scheduler, cfg, state)
         with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state), f, indent=2)
         if live: live.make_summary()

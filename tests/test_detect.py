@@ -16,7 +16,7 @@ from bigarts.detect import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
 from bigarts.video import VideoReader
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def media(tmp_path_factory):
     from bigarts import synth
     from bigarts.blend import toy_cache
@@ -37,8 +37,9 @@ def media(tmp_path_factory):
     shutil.copy(videos/f"{fake['name']}.mp4", folder/"sub"/"fake.mp4")
     shutil.copy(image, folder/"face.jpg.png")
     (folder/"README.txt").write_text("not media")
-    return dict(dir=d, ckpt=d/"run"/"checkpoint_best.pt", video=videos/f"{fake['name']}.mp4",
-                real=videos/f"{real['name']}.mp4", image=image, folder=folder)
+    yield dict(dir=d, ckpt=d/"run"/"checkpoint_best.pt", video=videos/f"{fake['name']}.mp4",
+               real=videos/f"{real['name']}.mp4", image=image, folder=folder)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _json(path):

@@ -9,7 +9,7 @@
 - leak guards: one split per video id, ids unique across datasets, the Celeb-DF test list's 1 = real, checkpoints
   chosen on the validation split only.
 """
-import json, os, signal, subprocess, sys, time
+import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -192,7 +192,8 @@ def train_cache(tmp_path_factory):
     c = toy_cache(d / "cache", identities=3, frames=2, size=64, split="val", dataset="toyva")
     c.finalize()
     (d / "params.yaml").write_text(TRAIN_PARAMS)
-    return d
+    yield d
+    shutil.rmtree(d, ignore_errors=True)   # several runs' checkpoints: gone when the module is done
 
 
 def _train_cmd(d: Path, out: Path, *extra):
@@ -213,10 +214,13 @@ def _same_run(a: Path, b: Path):
     from bigarts.train import read_checkpoint
     for name in ("checkpoint_last.pt", "checkpoint_best.pt"):
         x, y = read_checkpoint(a / name), read_checkpoint(b / name)
-        assert x["step"] == y["step"] and x["best_step"] == y["best_step"] and x["scheduler"] == y["scheduler"], name
+        assert x["step"] == y["step"] and x["best_step"] == y["best_step"], name
         assert all(torch.equal(x["model"][k], y["model"][k]) for k in x["model"]), f"{name}: weights differ"
-        ox, oy = x["optimizer"]["state"], y["optimizer"]["state"]
-        assert all(torch.equal(ox[i][k], oy[i][k]) for i in ox for k in ox[i]), f"{name}: optimiser state differs"
+        assert x.keys() == y.keys() and ("optimizer" in x) == (name == "checkpoint_last.pt"), name   # best: weights only
+        if "optimizer" in x:
+            assert x["scheduler"] == y["scheduler"], name
+            ox, oy = x["optimizer"]["state"], y["optimizer"]["state"]
+            assert all(torch.equal(ox[i][k], oy[i][k]) for i in ox for k in ox[i]), f"{name}: optimiser state differs"
         assert x["val_auc"] == y["val_auc"] or (np.isnan(x["val_auc"]) and np.isnan(y["val_auc"]))
     ma, mb = (json.loads((p / "train_metrics.json").read_text()) for p in (a, b))
     timing = {"train_img_per_s"}

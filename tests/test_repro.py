@@ -61,7 +61,8 @@ def repro(tmp_path_factory):
     _tiny_params(repo, [str(own)])
     run = dvc(repo, "repro", "--no-commit", "evaluate@both", "robustness@jpeg")
     report = dvc(repo, "repro", "--no-commit", "-s", "report") if run.returncode == 0 else None
-    return dict(repo=repo, own=own, run=run, report=report)
+    yield dict(repo=repo, own=own, run=run, report=report)
+    shutil.rmtree(repo, ignore_errors=True)
 
 
 def test_dvc_repro_runs_every_stage_without_a_crash(repro):
