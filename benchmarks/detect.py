@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 import torch
 
-from bigarts.detect import DEFAULT_CHECKPOINT, Detector, cls_logits, main as detect_main
-from bigarts.model import BiGArts
+from bigarts.detect import DEFAULT_CHECKPOINT, Detector, main as detect_main
+from bigarts.model import BiGArts, cls_logits
 from bigarts.train import TrainConfig, save_checkpoint
 from bigarts.video import write_video
 

@@ -17,12 +17,13 @@ import torch
 
 from .core import atomic_write, get_device
 from .faces import CROP_SIZE, FaceDetector, choose_face, crop_face, square_box
+from .model import cls_logits
 from .video import VideoError, VideoReader, to_rgb
 
 # %% auto #0
 __all__ = ['VIDEO_SUFFIXES', 'IMAGE_SUFFIXES', 'EXIT_OK', 'EXIT_USAGE', 'EXIT_SOME_FAILED', 'DEFAULT_CHECKPOINT', 'media_kind',
-           'find_media', 'default_checkpoint', 'dvc_training_datasets', 'training_data', 'to_batch', 'cls_logits',
-           'Result', 'Detector', 'explain_frames', 'write_explanation', 'run_metadata', 'write_results', 'format_table',
+           'find_media', 'default_checkpoint', 'dvc_training_datasets', 'training_data', 'to_batch', 'Result',
+           'Detector', 'explain_frames', 'write_explanation', 'run_metadata', 'write_results', 'format_table',
            'parse_args', 'main']
 
 # %% ../nbs/80_detect.ipynb #086da807
@@ -95,14 +96,6 @@ def to_batch(crops: list[np.ndarray], size: int) -> torch.Tensor:
     "uint8 face crops (S×S×3) → float (B, 3, size, size) in [0, 1], resized as `FrameDataset` does."
     rs = [c if c.shape[0] == size else cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA if c.shape[0] > size else cv2.INTER_LINEAR) for c in crops]
     return torch.from_numpy(np.stack(rs)).permute(0, 3, 1, 2).float().div_(255)
-
-def cls_logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    "The 'cls' logit (B,); for BiG-Arts (and subclasses keeping its forward) the encoder and classifier only — the mask decoders do not change it."
-    from bigarts.model import BiGArts, check_input
-    if isinstance(model, BiGArts) and type(model).forward is BiGArts.forward:
-        check_input(x)
-        return model.classifier(model.encoder((x - model.mean) / model.std)[-1])
-    return model(x)["cls"]
 
 # %% ../nbs/80_detect.ipynb #468bc261
 @dataclass

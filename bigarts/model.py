@@ -18,7 +18,7 @@ from .core import check_name
 # %% auto #0
 __all__ = ['DECODER_CHANNELS', 'MASK_PRIOR', 'ENCODERS', 'VARIANTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SCSE', 'conv_bn_relu',
            'DecoderBlock', 'MaskDecoder', 'load_backbone_weights', 'Encoder', 'ClassifierHead', 'BiGArts',
-           'check_input', 'stage_shapes', 'parameter_counts', 'bigarts_loss']
+           'check_input', 'cls_logits', 'stage_shapes', 'parameter_counts', 'bigarts_loss']
 
 # %% ../nbs/40_model.ipynb #2f06350c
 class SCSE(nn.Module):
@@ -164,6 +164,14 @@ def _forward(self: BiGArts, x: torch.Tensor) -> dict:
     for b, dec in self.decoders.items(): out[b] = dec(feats)
     return out
 BiGArts.forward = _forward
+
+# %% ../nbs/40_model.ipynb #c1a55c0f
+def cls_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    "The 'cls' logit (B,); for BiG-Arts (and subclasses keeping its forward) the encoder and classifier only."
+    if isinstance(model, BiGArts) and type(model).forward is BiGArts.forward:
+        check_input(x)
+        return model.classifier(model.encoder((x - model.mean) / model.std)[-1])
+    return model(x)["cls"]
 
 # %% ../nbs/40_model.ipynb #cfa7e967
 def stage_shapes(model: BiGArts, size: int = 256) -> list[tuple[str, tuple]]:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .core import atomic_write, build, get_device, load_params, seed_everything
 from .core import check_name
-from .model import VARIANTS, BiGArts, bigarts_loss
+from .model import VARIANTS, BiGArts, bigarts_loss, cls_logits
 from .methods import METHODS, build_method
 from .trainset import AUGMENTATIONS
 
@@ -196,7 +196,7 @@ def frame_scores(model: nn.Module, dataset, cfg: TrainConfig, device: torch.devi
     model.eval()
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         for b in loader:
-            s = torch.sigmoid(model(b["image"].to(device))["cls"].float()).cpu().numpy()
+            s = torch.sigmoid(cls_logits(model, b["image"].to(device)).float()).cpu().numpy()
             rows += [dict(video_id=v, frame=int(f), label=int(l), score=float(x))
                      for v, f, l, x in zip(b["video_id"], b["frame"], b["label"], s)]
     model.train(was_training)
