@@ -13,8 +13,8 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['PROFILES', 'PARAMS_FILE', 'ParamsError', 'check_keys', 'check_name', 'read_params', 'active_profile', 'load_params',
-           'build', 'atomic_write', 'seed_everything', 'get_device']
+__all__ = ['PROFILES', 'PARAMS_FILE', 'UMASK', 'ParamsError', 'check_keys', 'check_name', 'read_params', 'active_profile',
+           'load_params', 'build', 'atomic_write', 'seed_everything', 'get_device']
 
 # %% ../nbs/00_core.ipynb #29980655
 PROFILES = ("demo", "paper")
@@ -82,6 +82,8 @@ def build(cls, values: dict, where: str = "params.yaml"):
     return cls(**values)
 
 # %% ../nbs/00_core.ipynb #b1a047ee
+UMASK = os.umask(0o022); os.umask(UMASK)   # the process umask (read once: os.umask can only read it by setting it)
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", **kw):
     "Open a temporary file beside `path`; on success rename it to `path`, on error remove it."
@@ -89,6 +91,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kw):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **kw) as f: yield f
+        os.chmod(tmp, 0o666 & ~UMASK)   # as open() would make it (mkstemp makes 0600: unreadable to a shared lab group)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
