@@ -223,11 +223,11 @@ def set_rng_states(s: dict):
     random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
     if "cuda" in s and torch.cuda.is_available() and len(s["cuda"]) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(s["cuda"])
 
-def save_checkpoint(path, model, optimizer, scheduler, cfg: TrainConfig, state: dict, weights_only=False):
-    "Write a self-describing checkpoint atomically; resumable (optimiser, scheduler, RNG states) unless `weights_only`."
+def save_checkpoint(path, model, optimizer, scheduler, cfg: TrainConfig, state: dict, resumable=True):
+    "Write a self-describing checkpoint atomically; with `resumable`, also the optimiser, scheduler and RNG states."
     ckpt = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "arch": model.arch,
             "config": dataclasses.asdict(cfg), "model": model.state_dict(), "torch_version": torch.__version__, **state}
-    if not weights_only:
+    if resumable:
         ckpt.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=rng_states())
     with atomic_write(path, "wb") as f: torch.save(ckpt, f)
 
@@ -423,7 +423,7 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
         if live:
             live.step = state["step"]
             if math.isfinite(auc): live.log_metric("val/auc", auc)
-        if better: save_checkpoint(out/"checkpoint_best.pt", model, optimizer, scheduler, cfg, state, weights_only=True)
+        if better: save_checkpoint(out/"checkpoint_best.pt", model, optimizer, scheduler, cfg, state, resumable=False)
         save_checkpoint(out/"checkpoint_last.pt", model, optimizer, scheduler, cfg, state)
         with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state), f, indent=2)
         if live: live.make_summary()
