@@ -5,6 +5,7 @@
 # %% ../nbs/05_cache.ipynb #bdef9617
 from __future__ import annotations
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import cv2
@@ -24,8 +25,10 @@ FAILURE_COLUMNS = ["video_id", "dataset", "path", "reason"]
 
 # %% ../nbs/05_cache.ipynb #448ff53b
 class FaceCache:
-    "Read and write a face cache folder (see the layout above)."
-    def __init__(self, root: str | os.PathLike): self.root = Path(root)
+    "Read and write a face cache folder (see the layout above), keeping up to `memo_mb` MiB of decoded crops in memory."
+    def __init__(self, root: str | os.PathLike, memo_mb: float = 512):
+        self.root, self.memo_bytes, self._memo, self._memo_size = Path(root), int(memo_mb * 2**20), OrderedDict(), 0
+    def __getstate__(self): return {**self.__dict__, "_memo": OrderedDict(), "_memo_size": 0}   # a loader worker starts empty
     def video_dir(self, video_id: str) -> Path: return self.root/"videos"/video_id
     def is_done(self, video_id: str) -> bool: return (self.video_dir(video_id)/"rows.csv").exists()
     def __repr__(self): return f"FaceCache({str(self.root)!r})"
@@ -34,7 +37,7 @@ class FaceCache:
 def _write_video(self: FaceCache, video_id: str, rows: pd.DataFrame, crops: dict[int, np.ndarray],
                  landmarks: dict[int, np.ndarray]):
     "Store one video's `crops` {frame: RGB uint8} and `landmarks` {frame: (68, 2)}, then its manifest `rows`."
-    d = self.video_dir(video_id); d.mkdir(parents=True, exist_ok=True)
+    d = self.video_dir(video_id); d.mkdir(parents=True, exist_ok=True); self.forget(video_id)
     (d/"rows.csv").unlink(missing_ok=True)
     for p in (*d.glob(".*.tmp"), *d.glob("[0-9]*.png")): p.unlink()     # leftovers of an attempt killed part-way
     rows = rows.copy()
@@ -74,11 +77,21 @@ def _failures(self: FaceCache) -> pd.DataFrame:
     return pd.read_csv(p, keep_default_na=False) if p.exists() else pd.DataFrame(columns=FAILURE_COLUMNS)
 
 def _image(self: FaceCache, video_id: str, frame: int) -> np.ndarray:
-    "The RGB uint8 crop of `frame` of `video_id`."
+    "The RGB uint8 crop of `frame` of `video_id`, read-only (it may be shared through the memo)."
+    key = (video_id, int(frame))
+    if key in self._memo: self._memo.move_to_end(key); return self._memo[key]
     p = self.video_dir(video_id)/f"{frame:06d}.png"
     img = cv2.imread(str(p), cv2.IMREAD_COLOR)
     if img is None: raise FileNotFoundError(f"{p} is missing or unreadable: rerun `bigarts preprocess` for {video_id}.")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB); img.flags.writeable = False
+    if img.nbytes <= self.memo_bytes:
+        self._memo[key] = img; self._memo_size += img.nbytes
+        while self._memo_size > self.memo_bytes: self._memo_size -= self._memo.popitem(last=False)[1].nbytes
+    return img
+
+def _forget(self: FaceCache, video_id: str):
+    "Drop the memo's crops of `video_id` (before they are rewritten)."
+    for key in [k for k in self._memo if k[0] == video_id]: self._memo_size -= self._memo.pop(key).nbytes
 
 def _landmarks(self: FaceCache, video_id: str) -> dict[int, np.ndarray]:
     "{frame: (68, 2) float32 landmarks in crop pixels} for `video_id` (frames where dlib found none are absent)."
@@ -87,5 +100,5 @@ def _landmarks(self: FaceCache, video_id: str) -> dict[int, np.ndarray]:
 
 FaceCache.manifest = property(_manifest)
 FaceCache.failures = property(_failures)
-FaceCache.image = _image
+FaceCache.image, FaceCache.forget = _image, _forget
 FaceCache.landmarks = _landmarks

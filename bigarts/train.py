@@ -25,10 +25,10 @@ from .methods import METHODS, build_method
 from .trainset import AUGMENTATIONS
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RESUMABLE_CHANGES', 'TrainConfig', 'resolve', 'build_model',
+__all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RESUMABLE_CHANGES', 'TrainConfig', 'bf16_pays', 'resolve', 'build_model',
            'StreamDataset', 'is_positional', 'seeded', 'StreamSampler', 'make_loader', 'one_thread', 'worker_context',
            'to_device', 'unwrap', 'objective', 'train_step', 'frame_scores', 'video_auc', 'rng_states',
-           'set_rng_states', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'check_resume',
+           'set_rng_states', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'scoring_amp', 'check_resume',
            'init_distributed', 'open_live', 'repair_curve', 'default_datasets', 'mean_over_processes', 'train',
            'summary', 'validate_and_save', 'parse_args', 'config_from_args', 'main']
 
@@ -56,9 +56,9 @@ class TrainConfig:
     log_every: int = 10              # steps between logged losses (and NaN checks)
     seed: int = 0
     workers: int = 4
-    amp: bool | None = None          # bf16 autocast; auto: on CUDA
+    amp: bool | None = None          # bf16 autocast; auto: on CUDA and on CPUs with AMX (bf16_pays)
     compile: bool | None = None      # torch.compile; auto: on CUDA
-    channels_last: bool | None = None  # auto: on CUDA
+    channels_last: bool | None = None  # auto: with amp
     deterministic: bool | None = None  # deterministic algorithms; auto: on the CPU
     device: str | None = None        # auto: cuda if present, else cpu
     progress: bool = True            # tqdm progress bar
@@ -82,12 +82,17 @@ class TrainConfig:
     def total_steps(self) -> int: return self.epochs * self.epoch_length
 
 # %% ../nbs/50_train.ipynb #616a00a8
+def bf16_pays(device: torch.device) -> bool:
+    "Whether bf16 autocast with channels_last speeds `device` up: CUDA, or a CPU with AMX matrix units (elsewhere a CPU emulates bf16)."
+    if device.type == "cuda": return True
+    return device.type == "cpu" and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
 def resolve(cfg: TrainConfig, device: torch.device) -> dict:
     "The effective amp / compile / channels_last / deterministic flags on `device`."
-    cuda = device.type == "cuda"
+    cuda, fast = device.type == "cuda", bf16_pays(device)
     pick = lambda v, auto: auto if v is None else bool(v)
-    return {"amp": pick(cfg.amp, cuda), "compile": pick(cfg.compile, cuda),
-            "channels_last": pick(cfg.channels_last, cuda), "deterministic": pick(cfg.deterministic, not cuda)}
+    return {"amp": pick(cfg.amp, fast), "compile": pick(cfg.compile, cuda),
+            "channels_last": pick(cfg.channels_last, fast), "deterministic": pick(cfg.deterministic, not cuda)}
 
 def build_model(cfg: TrainConfig) -> nn.Module:
     "The network `cfg` names: row `cfg.method` of the registry (BiG-Arts: with the branches of `cfg.variant`)."
@@ -122,7 +127,7 @@ def is_positional(dataset) -> bool:
 def seeded(seed: int):
     "Seed Python, NumPy and torch (CPU) RNGs for the block, then put their previous states back."
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    random.seed(seed); np.random.seed(seed % 2 ** 32); torch.manual_seed(seed)
+    random.seed(seed); np.random.seed(seed % 2 ** 32); torch.default_generator.manual_seed(seed)   # CPU only (torch.manual_seed: 0.24 ms, CUDA too)
     try: yield
     finally: random.setstate(states[0]); np.random.set_state(states[1]); torch.set_rng_state(states[2])
 
@@ -260,6 +265,11 @@ def load_checkpoint(path, map_location="cpu") -> tuple[nn.Module, dict]:
     meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "scheduler", "rng")}
     return model.eval(), meta
 
+def scoring_amp(meta: dict, device: torch.device) -> bool:
+    "Whether a checkpoint (its `meta` from `load_checkpoint`) scores under bf16 autocast on `device`: as its validation did."
+    amp = meta.get("config", {}).get("amp")
+    return bf16_pays(device) if amp is None else bool(amp)
+
 # %% ../nbs/50_train.ipynb #fabb14bf
 def check_resume(cfg: TrainConfig, saved: dict, path=""):
     "Raise `ValueError` naming every setting of `cfg` that differs from the checkpoint's `saved` config."
@@ -284,7 +294,7 @@ def init_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device, bool]:
     return rank, world, device, init
 
 def open_live(live_dir: Path, resume: bool, step: int):
-    "A DVCLive logger in `live_dir` that never touches git; on resume, each curve is repaired (`repair_curve`) back to `step`."
+    "A DVCLive logger in `live_dir` that never looks at the repository; on resume, each curve is repaired (`repair_curve`) back to `step`."
     from unittest import mock
     import dvclive.live
     from dvclive import Live
@@ -293,10 +303,8 @@ def open_live(live_dir: Path, resume: bool, step: int):
         latest = live_dir/"metrics.json"          # DVCLive's summary, rewritten in place: a kill can tear it too
         try: json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else None
         except ValueError: latest.unlink()        # DVCLive writes it again at the next validation
-    kw = dict(dir=str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=str(live_dir/"dvc.yaml"), report=None)
-    try: return Live(**kw)
-    except Exception:   # e.g. scmrepo's "Empty git repo": log as outside a repository
-        with mock.patch.object(dvclive.live, "get_dvc_repo", lambda: None): return Live(**kw)
+    with mock.patch.object(dvclive.live, "get_dvc_repo", lambda: None):   # a logger only: see above
+        return Live(dir=str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=str(live_dir/"dvc.yaml"), report=None)
 
 # %% ../nbs/50_train.ipynb #54c52b69
 def repair_curve(tsv: Path, step: int) -> int:
