@@ -393,7 +393,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'bigarts.train.resolve': ('train.html#resolve', 'bigarts/train.py'),
                                'bigarts.train.rng_states': ('train.html#rng_states', 'bigarts/train.py'),
                                'bigarts.train.save_checkpoint': ('train.html#save_checkpoint', 'bigarts/train.py'),
-                               'bigarts.train.scoring_amp': ('train.html#scoring_amp', 'bigarts/train.py'),
+                               'bigarts.train.scoring_flags': ('train.html#scoring_flags', 'bigarts/train.py'),
                                'bigarts.train.seeded': ('train.html#seeded', 'bigarts/train.py'),
                                'bigarts.train.set_rng_states': ('train.html#set_rng_states', 'bigarts/train.py'),
                                'bigarts.train.summary': ('train.html#summary', 'bigarts/train.py'),

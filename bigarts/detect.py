@@ -157,8 +157,8 @@ class Detector:
 def _score(self: Detector, crops: list[np.ndarray]) -> np.ndarray:
     "Fake probability of each 256² face crop."
     out = []
-    from bigarts.train import scoring_amp
-    with self.timed("model"), torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=scoring_amp(self.meta, self.device)):
+    from bigarts.train import scoring_flags
+    with self.timed("model"), torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=scoring_flags(self.meta, self.device)["amp"]):
         for i in range(0, len(crops), self.batch_size):
             x = to_batch(crops[i:i + self.batch_size], self.size).to(self.device)
             out.append(torch.sigmoid(cls_logits(self.model, x).float()).cpu().numpy())

@@ -30,15 +30,17 @@ def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.Data
 class Scorer:
     "A trained checkpoint ready to score datasets: `scorer(ds)` → frames DataFrame (video_id, frame, label, score)."
     def __init__(self, checkpoint: str | Path, batch_size: int = 64, device=None, workers: int = 0):
-        from bigarts.train import TrainConfig, load_checkpoint, scoring_amp
+        import torch
+        from bigarts.train import TrainConfig, load_checkpoint, scoring_flags
         self.model, self.meta = load_checkpoint(checkpoint)
         self.device = get_device(device); self.model.to(self.device)
         self.size = self.meta["config"]["size"]            # faces are resized to the size the model was trained at
         self.cfg = TrainConfig(batch_size=batch_size, workers=workers)
-        self.amp = scoring_amp(self.meta, self.device)
+        self.flags = scoring_flags(self.meta, self.device)   # bf16 and channels-last where its validation used them
+        if self.flags["channels_last"]: self.model.to(memory_format=torch.channels_last)
     def __call__(self, dataset) -> pd.DataFrame:
         from bigarts.train import frame_scores
-        return frame_scores(self.model, dataset, self.cfg, self.device, amp=self.amp)
+        return frame_scores(self.model, dataset, self.cfg, self.device, **self.flags)
 
 # %% ../nbs/65_evaluate.ipynb #e558dd2b
 def evaluate_checkpoint(checkpoint: str | Path, cache_dir: str | Path, index: pd.DataFrame, out_dir: str | Path,

@@ -28,7 +28,7 @@ from .trainset import AUGMENTATIONS
 __all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RESUMABLE_CHANGES', 'TrainConfig', 'bf16_pays', 'resolve', 'build_model',
            'StreamDataset', 'is_positional', 'seeded', 'StreamSampler', 'make_loader', 'one_thread', 'worker_context',
            'to_device', 'unwrap', 'objective', 'train_step', 'frame_scores', 'video_auc', 'rng_states',
-           'set_rng_states', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'scoring_amp', 'check_resume',
+           'set_rng_states', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'scoring_flags', 'check_resume',
            'init_distributed', 'open_live', 'repair_curve', 'default_datasets', 'mean_over_processes', 'train',
            'summary', 'validate_and_save', 'parse_args', 'config_from_args', 'main']
 
@@ -192,7 +192,7 @@ def train_step(model, batch: dict, optimizer, cfg: TrainConfig, amp: bool) -> tu
 
 # %% ../nbs/50_train.ipynb #71d56538
 def frame_scores(model: nn.Module, dataset, cfg: TrainConfig, device: torch.device, amp: bool,
-                 rank: int = 0, world: int = 1) -> pd.DataFrame:
+                 rank: int = 0, world: int = 1, channels_last: bool = False) -> pd.DataFrame:
     "Fake-probability of every frame of `dataset` (this process's share under DDP, gathered) → video_id, frame, label, score."
     idx = list(range(rank, len(dataset), world))
     loader = DataLoader(torch.utils.data.Subset(dataset, idx), batch_size=max(1, cfg.batch_size // world),
@@ -201,7 +201,9 @@ def frame_scores(model: nn.Module, dataset, cfg: TrainConfig, device: torch.devi
     model.eval()
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         for b in loader:
-            s = torch.sigmoid(cls_logits(model, b["image"].to(device)).float()).cpu().numpy()
+            x = b["image"].to(device)
+            if channels_last: x = x.contiguous(memory_format=torch.channels_last)
+            s = torch.sigmoid(cls_logits(model, x).float()).cpu().numpy()
             rows += [dict(video_id=v, frame=int(f), label=int(l), score=float(x))
                      for v, f, l, x in zip(b["video_id"], b["frame"], b["label"], s)]
     model.train(was_training)
@@ -265,10 +267,11 @@ def load_checkpoint(path, map_location="cpu") -> tuple[nn.Module, dict]:
     meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "scheduler", "rng")}
     return model.eval(), meta
 
-def scoring_amp(meta: dict, device: torch.device) -> bool:
-    "Whether a checkpoint (its `meta` from `load_checkpoint`) scores under bf16 autocast on `device`: as its validation did."
-    amp = meta.get("config", {}).get("amp")
-    return bf16_pays(device) if amp is None else bool(amp)
+def scoring_flags(meta: dict, device: torch.device) -> dict:
+    "`amp` (bf16 autocast) and `channels_last` for scoring a checkpoint (its `meta` from `load_checkpoint`) on `device`, as its validation did."
+    c = meta.get("config", {})
+    flags = resolve(TrainConfig(amp=c.get("amp"), channels_last=c.get("channels_last")), device)
+    return {k: flags[k] for k in ("amp", "channels_last")}
 
 # %% ../nbs/50_train.ipynb #fabb14bf
 def check_resume(cfg: TrainConfig, saved: dict, path=""):
@@ -422,7 +425,7 @@ def summary(cfg: TrainConfig, state: dict) -> dict:
 
 def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live):
     "Validation video AUC; then (process 0) checkpoint_last.pt, checkpoint_best.pt if better, train_metrics.json."
-    auc = video_auc(frame_scores(model, val_set, cfg, device, flags["amp"], rank, world)) if val_set is not None else float("nan")
+    auc = video_auc(frame_scores(model, val_set, cfg, device, flags["amp"], rank, world, flags["channels_last"])) if val_set is not None else float("nan")
     state["val_auc"] = auc
     improved = math.isfinite(auc) and (not math.isfinite(state["best_auc"]) or auc >= state["best_auc"])   # a tie: the later, longer-trained
     better = improved or not math.isfinite(state["best_auc"])   # no number yet: the latest is the best
