@@ -128,11 +128,12 @@ class Detector:
     "A checkpoint and MTCNN, loaded once; `detector(path)` → `Result`. `device`: 'cpu', 'cuda', None (CUDA when present)."
     def __init__(self, checkpoint=None, device: str | None = None, every: int = 10, batch_size: int = 32,
                  chunk: int = 64, keep_crops: bool = False, threads: int | None = 1):
-        from bigarts.train import load_checkpoint
+        from bigarts.train import load_checkpoint, scoring_flags
         if every < 1: raise ValueError(f"every must be ≥ 1, got {every}.")
         self.checkpoint, self.device = default_checkpoint(checkpoint), get_device(device)
         self.model, self.meta = load_checkpoint(self.checkpoint, map_location=self.device)
         self.model.to(self.device).eval()
+        self.amp = scoring_flags(self.meta, self.device)["amp"]   # bf16 where the checkpoint's validation used it
         self.size = int((self.meta.get("config") or {}).get("size", 256))
         self.trained_on = training_data(self.meta, self.checkpoint)
         self.every, self.batch_size, self.chunk, self.keep_crops, self.threads = every, batch_size, chunk, keep_crops, threads
@@ -157,8 +158,7 @@ class Detector:
 def _score(self: Detector, crops: list[np.ndarray]) -> np.ndarray:
     "Fake probability of each 256² face crop."
     out = []
-    from bigarts.train import scoring_flags
-    with self.timed("model"), torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=scoring_flags(self.meta, self.device)["amp"]):
+    with self.timed("model"), torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
         for i in range(0, len(crops), self.batch_size):
             x = to_batch(crops[i:i + self.batch_size], self.size).to(self.device)
             out.append(torch.sigmoid(cls_logits(self.model, x).float()).cpu().numpy())
