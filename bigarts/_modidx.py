@@ -137,6 +137,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'bigarts.faces.Landmarker': ('faces.html#landmarker', 'bigarts/faces.py'),
                                'bigarts.faces.Landmarker.__call__': ('faces.html#landmarker.__call__', 'bigarts/faces.py'),
                                'bigarts.faces.Landmarker.__init__': ('faces.html#landmarker.__init__', 'bigarts/faces.py'),
+                               'bigarts.faces._follow': ('faces.html#_follow', 'bigarts/faces.py'),
+                               'bigarts.faces._onet': ('faces.html#_onet', 'bigarts/faces.py'),
                                'bigarts.faces._refine': ('faces.html#_refine', 'bigarts/faces.py'),
                                'bigarts.faces._track': ('faces.html#_track', 'bigarts/faces.py'),
                                'bigarts.faces.box_iou': ('faces.html#box_iou', 'bigarts/faces.py'),
