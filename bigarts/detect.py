@@ -133,7 +133,8 @@ class Detector:
         self.checkpoint, self.device = default_checkpoint(checkpoint), get_device(device)
         self.model, self.meta = load_checkpoint(self.checkpoint, map_location=self.device)
         self.model.to(self.device).eval()
-        self.amp = scoring_flags(self.meta, self.device)["amp"]   # bf16 where the checkpoint's validation used it
+        self.flags = scoring_flags(self.meta, self.device)   # bf16 and channels-last where the checkpoint's validation used them
+        if self.flags["channels_last"]: self.model.to(memory_format=torch.channels_last)
         self.size = int((self.meta.get("config") or {}).get("size", 256))
         self.trained_on = training_data(self.meta, self.checkpoint)
         self.every, self.batch_size, self.chunk, self.keep_crops, self.threads = every, batch_size, chunk, keep_crops, threads
@@ -158,9 +159,10 @@ class Detector:
 def _score(self: Detector, crops: list[np.ndarray]) -> np.ndarray:
     "Fake probability of each 256² face crop."
     out = []
-    with self.timed("model"), torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+    with self.timed("model"), torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.flags["amp"]):
         for i in range(0, len(crops), self.batch_size):
             x = to_batch(crops[i:i + self.batch_size], self.size).to(self.device)
+            if self.flags["channels_last"]: x = x.contiguous(memory_format=torch.channels_last)
             out.append(torch.sigmoid(cls_logits(self.model, x).float()).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 Detector.score = _score
