@@ -144,6 +144,7 @@ def _follow(self: FaceDetector, frame: np.ndarray, prev, max_steps: int = 3, min
     "The face near box `prev` by passes of MTCNN's last stage, each from the box the last one regressed (same tuple as `detect`): the first pass that moves the box little (IoU ≥ `min_iou`) with a probability past MTCNN's threshold; empty if none of `max_steps` does."
     b = np.asarray(prev, np.float64)
     for _ in range(max_steps):
+        if min(b[2] - b[0], b[3] - b[1]) < self.full.min_face_size: break    # smaller than any face MTCNN finds: let `track` search
         nb, p, pts = self._onet(frame, b)
         if p >= self.thresholds[2] and box_iou(b, nb[None])[0] >= min_iou: return nb[None], np.array([p]), pts[None]
         b = nb

@@ -204,8 +204,8 @@ def frame_scores(model: nn.Module, dataset, cfg: TrainConfig, device: torch.devi
             x = b["image"].to(device)
             if channels_last: x = x.contiguous(memory_format=torch.channels_last)
             s = torch.sigmoid(cls_logits(model, x).float()).cpu().numpy()
-            rows += [dict(video_id=v, frame=int(f), label=int(l), score=float(x))
-                     for v, f, l, x in zip(b["video_id"], b["frame"], b["label"], s)]
+            rows += [dict(video_id=v, frame=int(f), label=int(l), score=float(p))
+                     for v, f, l, p in zip(b["video_id"], b["frame"], b["label"], s)]
     model.train(was_training)
     if world > 1:
         parts = [None] * world; dist.all_gather_object(parts, rows); rows = [r for p in parts for r in p]
