@@ -51,8 +51,8 @@ def partial_table(scorer: Scorer, cache: FaceCache | str, regions: list[str], da
 
 # %% ../nbs/66_robustness.ipynb #f7af6edb
 def compression_table(scorer: Scorer, index: pd.DataFrame, crfs: list[int], work: str | Path, dataset: str,
-                      split: str = "test", every: int = 10, size: int = 256, workers: int = 1) -> pd.DataFrame:
-    "Table 8: one row per CRF — the `split` videos of `dataset` re-encoded with H.264 at that CRF, re-preprocessed, scored."
+                      split: str = "test", **preprocess_kw) -> pd.DataFrame:
+    "Table 8: one row per CRF — the `split` videos of `dataset` re-encoded with H.264 at that CRF, re-preprocessed (`preprocess` with `preprocess_kw`: the `preprocess` section's settings), scored."
     from bigarts.preprocess import preprocess
     idx = index[(index.dataset == dataset) & (index.split == split)]
     if not len(idx): raise ValueError(f"The index has no '{split}' video of dataset '{dataset}'; datasets: {sorted(index.dataset.unique())}.")
@@ -66,7 +66,7 @@ def compression_table(scorer: Scorer, index: pd.DataFrame, crfs: list[int], work
             except (OSError, RuntimeError, ValueError) as e: failed.append(dict(video_id=r.video_id, reason=f"re-encoding failed: {e}"))
             paths.append(str(dst))
         ok = idx.assign(path=paths)[~idx.video_id.isin([f["video_id"] for f in failed])]
-        preprocess(ok, d/"faces", every=every, size=size, workers=workers, progress=False)
+        preprocess(ok, d/"faces", progress=False, **preprocess_kw)
         cache = FaceCache(d/"faces")
         failures = pd.concat([cache.failures, pd.DataFrame(failed, columns=["video_id", "reason"])], ignore_index=True)
         frames = scorer(FrameDataset(cache, split, scorer.size, [dataset]))

@@ -43,7 +43,7 @@ def _tiny_params(repo: Path, add: list[str]):
     p = yaml.safe_load((repo / "params.yaml").read_text())
     p["profile"] = "demo"
     p["corpus"]["demo"] = dict(seed=0, size="tiny", datasets=["syn-celebdf"], workers=1, add=add)   # train@both, evaluate@both: Celeb-DF's stand-in
-    p["preprocess"]["demo"] = dict(every=3, workers=1)
+    p["preprocess"]["demo"] = dict(every=3, workers=1, crop_format="bmp")   # the demo's format
     p["train"]["demo"] = dict(size=64, batch_size=2, epochs=2, epoch_length=1, t_max=2, val_every=2, workers=0)
     p["robustness"]["common"]["jpeg"] = [100]                                          # the report draws Fig. 9 from at least one curve
     (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True))
@@ -105,6 +105,8 @@ def test_the_face_cache_lists_every_bad_case_with_its_reason(repro):
     man = pd.read_csv(repo / "data/faces/manifest.csv", keep_default_na=False)
     ok = {f"{BAD_DATASET}/{n}" for n, (_, _, e) in CASES.items() if e == "ok"}
     assert ok <= set(man.video_id[man.status == "ok"])
+    crops = man.crop[man.status == "ok"]
+    assert len(crops) and crops.str.endswith(".bmp").all() and all((repo / "data/faces" / c).is_file() for c in crops)   # params' crop_format
 
 
 def test_evaluation_coverage_accounts_for_every_indexed_video(repro):
