@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[dev]'
 	@# jsonschema imports rfc3987-syntax when present (jupyter-events pulls it in) and that builds a parser at import:
-	@# papermill on an empty notebook takes 4.5 s with it, 1.7-2.1 s without; ~3 min over make demo's 72 stages.
+	@# papermill on an empty notebook takes 4.5 s with it, 1.7-2.1 s without; ~3 min over make demo's 70 stages.
 	@# It only checks the 'iri' formats of JSON schemas, which nothing here uses.
 	$(PY) -m pip uninstall -q -y rfc3987-syntax
 	@touch $(STAMP)
