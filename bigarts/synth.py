@@ -413,7 +413,7 @@ class Size:
 
 SIZES: dict[str, Size] = {
     "tiny":   Size(frames=6,   width=192, height=144, split_identities=3,  test_identities=2,  clips=1),
-    "demo":   Size(frames=30,  width=320, height=240, split_identities=14, test_identities=4,  clips=2),
+    "demo":   Size(frames=30,  width=320, height=240, split_identities=28, test_identities=4,  clips=2),
     "small":  Size(frames=60,  width=384, height=288, split_identities=30, test_identities=10, clips=2),
     "medium": Size(frames=120, width=480, height=360, split_identities=60, test_identities=20, clips=3),
 }
