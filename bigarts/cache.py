@@ -30,6 +30,7 @@ class FaceCache:
     def __init__(self, root: str | os.PathLike, memo_mb: float = 512, crop_format: str = "png"):
         self.root, self.memo_bytes, self._memo, self._memo_size = Path(root), int(memo_mb * 2**20), OrderedDict(), 0
         self.crop_format = check_name(crop_format, CROP_FORMATS, "crop format")
+        self._found = self.crop_format                                  # the format the last crop read was in (see `image`)
     def __getstate__(self): return {**self.__dict__, "_memo": OrderedDict(), "_memo_size": 0}   # a loader worker starts empty
     def video_dir(self, video_id: str) -> Path: return self.root/"videos"/video_id
     def is_done(self, video_id: str) -> bool: return (self.video_dir(video_id)/"rows.csv").exists()
@@ -82,10 +83,11 @@ def _image(self: FaceCache, video_id: str, frame: int) -> np.ndarray:
     "The RGB uint8 crop of `frame` of `video_id`, read-only (it may be shared through the memo)."
     key = (video_id, int(frame))
     if key in self._memo: self._memo.move_to_end(key); return self._memo[key]
-    p = self.video_dir(video_id)/f"{frame:06d}.{self.crop_format}"
-    if not p.exists(): p = next((q for x in CROP_FORMATS if (q := p.with_suffix("." + x)).exists()), p)   # a cache of the other format
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR) if p.exists() else None
-    if img is None: raise FileNotFoundError(f"{p} is missing or unreadable: rerun `bigarts preprocess` for {video_id}.")
+    base = self.video_dir(video_id)/f"{frame:06d}"
+    p = next((q for x in (self._found, *(x for x in CROP_FORMATS if x != self._found)) if (q := base.with_suffix("." + x)).exists()), None)
+    if p is None: raise FileNotFoundError(f"{base}.{'/'.join(CROP_FORMATS)} is missing: rerun `bigarts preprocess` for {video_id}.")
+    img, self._found = cv2.imread(str(p), cv2.IMREAD_COLOR), p.suffix[1:]
+    if img is None: raise FileNotFoundError(f"{p} is unreadable: rerun `bigarts preprocess` for {video_id}.")
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB); img.flags.writeable = False
     if img.nbytes <= self.memo_bytes:
         self._memo[key] = img; self._memo_size += img.nbytes
