@@ -14,7 +14,7 @@ from .core import atomic_write, get_device
 from .metrics import binary_metrics, coverage, video_scores
 
 # %% auto #0
-__all__ = ['dataset_metrics', 'Scorer', 'evaluate_checkpoint', 'main']
+__all__ = ['dataset_metrics', 'Scorer', 'evaluate_checkpoint', 'run_outputs', 'evaluate_runs', 'main']
 
 # %% ../nbs/65_evaluate.ipynb #41a0ded8
 def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.DataFrame | None = None) -> dict:
@@ -44,8 +44,9 @@ class Scorer:
 
 # %% ../nbs/65_evaluate.ipynb #e558dd2b
 def evaluate_checkpoint(checkpoint: str | Path, cache_dir: str | Path, index: pd.DataFrame, out_dir: str | Path,
-                        split: str = "test", batch_size: int = 64, device=None, workers: int = 0) -> dict:
-    "Score `split` of every dataset in the cache; write frames.csv, videos.csv, metrics.json, coverage.json under `out_dir`."
+                        split: str = "test", batch_size: int = 64, device=None, workers: int = 0,
+                        metrics_file: str | Path | None = None) -> dict:
+    "Score `split` of every dataset in the cache; write frames.csv, videos.csv, coverage.json and metrics.json (or `metrics_file`) under `out_dir`."
     from bigarts.trainset import FrameDataset
     scorer, cache, out = Scorer(checkpoint, batch_size, device, workers), FaceCache(cache_dir), Path(out_dir)
     frames = scorer(FrameDataset(cache, split=split, size=scorer.size))
@@ -58,9 +59,30 @@ def evaluate_checkpoint(checkpoint: str | Path, cache_dir: str | Path, index: pd
         metrics[ds] = m
     with atomic_write(out/"frames.csv") as f: frames.to_csv(f, index=False)
     with atomic_write(out/"videos.csv") as f: video_scores(frames).to_csv(f, index=False)
-    with atomic_write(out/"metrics.json") as f: json.dump(metrics, f, indent=1, sort_keys=True)
+    with atomic_write(Path(metrics_file) if metrics_file else out/"metrics.json") as f: json.dump(metrics, f, indent=1, sort_keys=True)
     with atomic_write(out/"coverage.json") as f: json.dump(cov, f, indent=1, sort_keys=True)
     return metrics
+
+# %% ../nbs/65_evaluate.ipynb #7d2e91a4
+def run_outputs(results_dir: str | Path, run: str) -> tuple[Path, Path]:
+    "Where the evaluate stage writes run `run`: its scores folder (frames.csv, videos.csv, coverage.json) and its metrics file."
+    return Path(results_dir, "scores", run), Path(results_dir, "metrics", f"{run}.json")
+
+def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path, index: pd.DataFrame,
+                  results_dir: str | Path, split: str = "test", batch_size: int = 64, device=None, workers: int = 0,
+                  progress: bool = True) -> dict[str, dict]:
+    "Evaluate `models_dir/RUN/checkpoint_best.pt` of every run in `runs` into `run_outputs(results_dir, RUN)`: → {run: metrics}."
+    from tqdm.auto import tqdm
+    ckpts = {r: Path(models_dir, r, "checkpoint_best.pt") for r in runs}
+    missing = [str(p) for p in ckpts.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} of {len(runs)} runs have no checkpoint: {', '.join(missing)}. Train them first "
+                                f"(`dvc repro train@RUN`, or `bigarts train`), or remove them from `runs` in params.yaml.")
+    out = {}
+    for run in tqdm(runs, desc="evaluate", unit="run", disable=not progress):
+        scores, metrics_file = run_outputs(results_dir, run)
+        out[run] = evaluate_checkpoint(ckpts[run], cache_dir, index, scores, split, batch_size, device, workers, metrics_file)
+    return out
 
 # %% ../nbs/65_evaluate.ipynb #1894cbea
 def main(argv: list[str] | None = None) -> int:

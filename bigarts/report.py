@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .core import atomic_write
+from .evaluate import run_outputs
 from .methods import PAPER_ROW
 
 # %% auto #0
@@ -195,10 +196,10 @@ MEASURES = {  # the columns of Tables 2 and 3 → keys of metrics.json
     "Frame AUC": "frame_auc", "Frame EER": "frame_eer", "Sequence AUC": "video_auc", "Sequence EER": "video_eer"}
 
 def read_run_metrics(results_dir: str | Path, runs) -> pd.DataFrame:
-    "Long frame: one row per (run = `setting`, test set = `dataset`) with every number of `results/RUN/metrics.json`; `auc` = video AUC."
+    "Long frame: one row per (run = `setting`, test set = `dataset`) with every number of `results/metrics/RUN.json`; `auc` = video AUC."
     recs = []
     for run in runs:
-        f = Path(results_dir, run, "metrics.json")
+        f = run_outputs(results_dir, run)[1]
         if not f.exists(): continue
         for ds, m in json.loads(f.read_text()).items():
             recs.append(dict(setting=run, dataset=ds, **{k: v for k, v in m.items() if not isinstance(v, (list, dict))}))

@@ -56,7 +56,7 @@ class TrainConfig:
     log_every: int = 10              # steps between logged losses (and NaN checks)
     seed: int = 0
     workers: int = 4
-    amp: bool | None = None          # bf16 autocast; auto: on CUDA and on CPUs with AMX (bf16_pays)
+    amp: bool | None = None          # bf16 autocast; auto: on CUDA and on CPUs with bf16 instructions (bf16_pays)
     compile: bool | None = None      # torch.compile; auto: on CUDA
     channels_last: bool | None = None  # auto: with amp
     deterministic: bool | None = None  # deterministic algorithms; auto: on the CPU
@@ -83,9 +83,10 @@ class TrainConfig:
 
 # %% ../nbs/50_train.ipynb #616a00a8
 def bf16_pays(device: torch.device) -> bool:
-    "Whether bf16 autocast with channels_last speeds `device` up: CUDA, or a CPU with AMX matrix units (elsewhere a CPU emulates bf16)."
+    "Whether bf16 autocast with channels_last speeds `device` up: CUDA, or a CPU with AMX or AVX512-BF16 (elsewhere a CPU emulates bf16)."
     if device.type == "cuda": return True
-    return device.type == "cpu" and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    has = lambda flag: bool(getattr(torch.cpu, flag, lambda: False)())
+    return device.type == "cpu" and (has("_is_amx_tile_supported") or has("_is_avx512_bf16_supported"))
 
 def resolve(cfg: TrainConfig, device: torch.device) -> dict:
     "The effective amp / compile / channels_last / deterministic flags on `device`."

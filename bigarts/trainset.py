@@ -211,5 +211,5 @@ class FrameDataset(torch.utils.data.Dataset):
         r = self.rows.iloc[i]; img = self.cache.image(r.video_id, int(r.frame))
         if self.transform is not None: img = self.transform(img)
         if img.shape[0] != self.size: img = cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA if img.shape[0] > self.size else cv2.INTER_LINEAR)
-        return dict(image=torch.from_numpy(img).permute(2, 0, 1).to(torch.float32).div_(255), label=torch.tensor(float(r.label)),
+        return dict(image=torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1).div_(255), label=torch.tensor(float(r.label)),
                     video_id=r.video_id, frame=int(r.frame))

@@ -123,20 +123,26 @@ def test_detect_accounts_for_every_input(corpus, trained, tmp_path):
 
 
 def test_pipeline_evaluate_covers_every_indexed_video(index, faces, trained, tmp_path):
-    "The evaluate stage's call (evaluate_checkpoint with the index read back from its CSV): coverage adds up, reasons kept."
-    from bigarts.evaluate import evaluate_checkpoint
+    "The evaluate stage's call (evaluate_runs with the index read back from its CSV): coverage adds up, reasons kept, per run."
+    from bigarts.evaluate import evaluate_runs, run_outputs
     write_index(index, tmp_path / "index.csv")
     back = read_index(tmp_path / "index.csv")
     assert back.attrs["problems"] == index.attrs["problems"] != []                   # "listed but not on disk" survives the file
-    m = evaluate_checkpoint(trained["ckpt"], faces.root, back, tmp_path / "res", split="test", batch_size=8, device="cpu")
-    cov = json.loads((tmp_path / "res" / "coverage.json").read_text())["syn-bad"]
+    for run in ("a", "b"):                                                            # two runs of the same checkpoint
+        (tmp_path / "models" / run).mkdir(parents=True); (tmp_path / "models" / run / "checkpoint_best.pt").symlink_to(trained["ckpt"])
+    ms = evaluate_runs(["a", "b"], tmp_path / "models", faces.root, back, tmp_path / "res", split="test", batch_size=8,
+                       device="cpu", progress=False)
+    assert ms["a"] == ms["b"] == json.loads(run_outputs(tmp_path / "res", "b")[1].read_text())
+    scores = run_outputs(tmp_path / "res", "a")[0]
+    cov = json.loads((scores / "coverage.json").read_text())["syn-bad"]
     missing = {x["video_id"]: x["reason"] for x in cov["missing"]}
     assert cov["total"] == len(index) and cov["scored"] + len(missing) == cov["total"]
-    videos = pd.read_csv(tmp_path / "res" / "videos.csv")
+    videos = pd.read_csv(scores / "videos.csv")
     assert set(videos.video_id) | set(missing) == set(index.video_id) and not set(videos.video_id) & set(missing)
     why = reasons(faces)
     assert missing and all(missing[v] == why[v].split(" | ")[-1] for v in missing)   # the cache's reason, not "no scored frame"
-    assert 0 <= m["syn-bad"]["video_auc"] <= 1 and m["syn-bad"]["scored"] == cov["scored"]
+    m = ms["a"]["syn-bad"]
+    assert 0 <= m["video_auc"] <= 1 and m["scored"] == cov["scored"]
 
 
 # ---------------------------------------------------------------- kill -9, then rerun

@@ -2,9 +2,9 @@
 
 The repository's tracked files are copied into a temporary folder (a fresh git repository; the committed demo outputs,
 `dvc.lock` and the executed notebooks are left behind, so every output is made here). Its `params.yaml` asks for a
-tiny synthetic corpus with the Celeb-DF stand-in only, a two-step training at 64², and adds the bad-input corpus of
-`tests/clips.py` through `corpus.demo.add` — the folder of "the user's own videos". `dvc repro evaluate@both
-robustness@jpeg`, then the `report` stage alone, must finish, and every bad case must reach the face cache's failure
+tiny synthetic corpus with the Celeb-DF stand-in only, a two-step training at 64², one run (`both`: `runs` and the
+train matrix of `dvc.yaml` cut to it), and adds the bad-input corpus of `tests/clips.py` through `corpus.demo.add` —
+the folder of "the user's own videos". `dvc repro evaluate robustness@jpeg`, then the `report` stage alone, must finish, and every bad case must reach the face cache's failure
 list and the evaluation's coverage with its reason. About 2 minutes on 2 CPU cores (BiG-Arts trains at ~0.2 img/s here).
 """
 import json, os, shutil, subprocess, sys
@@ -46,7 +46,11 @@ def _tiny_params(repo: Path, add: list[str]):
     p["preprocess"]["demo"] = dict(every=3, workers=1, crop_format="bmp")   # the demo's format
     p["train"]["demo"] = dict(size=64, batch_size=2, epochs=2, epoch_length=1, t_max=2, val_every=2, workers=0)
     p["robustness"]["common"]["jpeg"] = [100]                                          # the report draws Fig. 9 from at least one curve
+    p["runs"]["common"] = {"both": {}}                                                  # one training: the evaluate stage scores it
     (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True))
+    d = yaml.safe_load((repo / "dvc.yaml").read_text())
+    d["stages"]["train"]["matrix"]["run"] = ["both"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
 
 
 def dvc(repo: Path, *args, timeout=600) -> subprocess.CompletedProcess:
@@ -55,11 +59,11 @@ def dvc(repo: Path, *args, timeout=600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def repro(tmp_path_factory):
-    "The copy after `dvc repro --no-commit evaluate@both robustness@jpeg` and `dvc repro --no-commit -s report` (outputs not cached: two 224 MB checkpoints)."
+    "The copy after `dvc repro --no-commit evaluate robustness@jpeg` and `dvc repro --no-commit -s report` (outputs not cached: two 224 MB checkpoints)."
     repo = _copy_repo(tmp_path_factory.mktemp("repro") / "repo")
     own = bad_corpus(tmp_path_factory.mktemp("own") / "my vidéos")                   # a space and an accent in the folder
     _tiny_params(repo, [str(own)])
-    run = dvc(repo, "repro", "--no-commit", "evaluate@both", "robustness@jpeg")
+    run = dvc(repo, "repro", "--no-commit", "evaluate", "robustness@jpeg")
     report = dvc(repo, "repro", "--no-commit", "-s", "report") if run.returncode == 0 else None
     yield dict(repo=repo, own=own, run=run, report=report)
     shutil.rmtree(repo, ignore_errors=True)
@@ -68,11 +72,11 @@ def repro(tmp_path_factory):
 def test_dvc_repro_runs_every_stage_without_a_crash(repro):
     r = repro["run"]
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    for stage in ("corpus", "preprocess", "train@both", "evaluate@both", "robustness@jpeg"):
+    for stage in ("corpus", "preprocess", "train@both", "evaluate", "robustness@jpeg"):
         assert f"Running stage '{stage}'" in r.stdout, stage
     assert repro["report"].returncode == 0, repro["report"].stdout[-3000:] + repro["report"].stderr[-3000:]
     lock = yaml.safe_load((repro["repo"] / "dvc.lock").read_text())["stages"]
-    assert {"corpus", "preprocess", "train@both", "evaluate@both", "report"} <= set(lock)
+    assert {"corpus", "preprocess", "train@both", "evaluate", "report"} <= set(lock)
     assert lock["corpus"]["params"]["params.yaml"]["corpus"]["demo"]["add"] == [str(repro["own"])]   # DVC tracks the list (not the files)
 
 
@@ -111,7 +115,7 @@ def test_the_face_cache_lists_every_bad_case_with_its_reason(repro):
 
 def test_evaluation_coverage_accounts_for_every_indexed_video(repro):
     repo = repro["repo"]
-    cov = json.loads((repo / "results/both/coverage.json").read_text())
+    cov = json.loads((repo / "results/scores/both/coverage.json").read_text())
     c = cov[BAD_DATASET]
     missing = {m["video_id"]: m["reason"] for m in c["missing"]}
     assert c["total"] == len(CASES) and c["scored"] + len(missing) == c["total"]
@@ -120,10 +124,10 @@ def test_evaluation_coverage_accounts_for_every_indexed_video(repro):
     for v, reason in missing.items(): assert reason == why[v][-1], (v, reason)     # the face cache's reason, not "no scored frame"
     index = pd.read_csv(repo / "data/corpus/index.csv", keep_default_na=False)
     test = set(index.video_id[index.split == "test"])
-    videos = pd.read_csv(repo / "results/both/videos.csv", keep_default_na=False)
+    videos = pd.read_csv(repo / "results/scores/both/videos.csv", keep_default_na=False)
     all_missing = {m["video_id"] for s in cov.values() for m in s["missing"]}
     assert set(videos.video_id) | all_missing == test and not set(videos.video_id) & all_missing
-    metrics = json.loads((repo / "results/both/metrics.json").read_text())
+    metrics = json.loads((repo / "results/metrics/both.json").read_text())
     assert metrics[BAD_DATASET]["scored"] == c["scored"] and 0 <= metrics[BAD_DATASET]["video_auc"] <= 1
 
 
