@@ -217,7 +217,7 @@ def _detect(self: Detector, path: Path) -> Result:
         return res
     scores = self.score(res.crops)
     res.scores, res.frames_scored = scores.tolist(), len(scores)
-    res.fake_probability = float(scores.mean())          # Sec. 4.1: a video's score is the mean of its frames' scores
+    res.fake_probability = float(np.mean(scores, dtype=np.float64))   # Sec. 4.1: a video's score is the mean of its frames' scores
     if res.kind == "video" and res.frames_scored < res.frames_sampled:
         res.note = "; ".join(filter(None, [res.note, f"no face in {res.frames_sampled - res.frames_scored} of {res.frames_sampled} sampled frames"]))
     if not self.keep_crops: res.crops = []
