@@ -4,8 +4,8 @@ The repository's tracked files are copied into a temporary folder (a fresh git r
 `dvc.lock` and the executed notebooks are left behind, so every output is made here). Its `params.yaml` asks for a
 tiny synthetic corpus with the Celeb-DF stand-in only, a two-step training at 64², one run (`both`: `runs` and the
 train matrix of `dvc.yaml` cut to it), and adds the bad-input corpus of `tests/clips.py` through `corpus.demo.add` —
-the folder of "the user's own videos". `dvc repro evaluate robustness@jpeg`, then the `report` stage alone, must finish, and every bad case must reach the face cache's failure
-list and the evaluation's coverage with its reason. About 2 minutes on 2 CPU cores (BiG-Arts trains at ~0.2 img/s here).
+the folder of "the user's own videos". `dvc repro evaluate robustness@jpeg`, then the `report` stage alone, must
+finish, and every bad case must reach the face cache's failure list and the evaluation's coverage with its reason. About 2 minutes on 2 CPU cores (BiG-Arts trains at ~0.2 img/s here).
 """
 import json, os, shutil, subprocess, sys
 from pathlib import Path
