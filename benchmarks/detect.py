@@ -3,7 +3,7 @@
 Clips: real/fake pairs from the synthetic corpus generator (`bigarts.synth.make_pair`, rendered at 640×360),
 up-scaled to 720p and encoded with `bigarts.video.write_video`. Each is scored as `bigarts detect` does
 (1 frame in `--every`, MTCNN tracking, ×1.3 crop, the network). Two networks:
-  * `demo`: the demo model `models/both/checkpoint_best.pt` (trained at 64², as `make demo` does); where it does
+  * `demo`: the demo model `models/both/checkpoint_best.safetensors` (trained at 64², as `make demo` does); where it does
     not exist, a BiG-Arts at 64² with random weights (speed does not depend on the weights);
   * `paper`: a BiG-Arts at the paper's 256² input (random weights).
 Figures per network: loading (checkpoint + MTCNN), then warm scoring of every clip — per-stage milliseconds per
@@ -24,7 +24,8 @@ import torch
 
 from bigarts.detect import DEFAULT_CHECKPOINT, Detector, main as detect_main
 from bigarts.model import BiGArts, cls_logits
-from bigarts.train import TrainConfig, save_checkpoint
+from bigarts.checkpoint import save_model_file
+from bigarts.train import TrainConfig
 from bigarts.video import write_video
 
 
@@ -45,10 +46,9 @@ def make_clips(out: Path, n: int, frames: int, fps: int = 30) -> list[Path]:
 
 
 def random_checkpoint(path: Path, size: int) -> Path:
-    "A checkpoint of a BiG-Arts at `size`² with random weights, written as the trainer writes one."
-    m = BiGArts(); opt = torch.optim.Adam(m.parameters()); sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 40)
-    save_checkpoint(path, m, opt, sch, TrainConfig(size=size), {"step": 0, "val_auc": float("nan"), "best_auc": float("nan"),
-                                                                "best_step": None, "loss": float("nan")})
+    "A model file of a BiG-Arts at `size`² with random weights, written as the trainer writes one."
+    save_model_file(path, BiGArts(), TrainConfig(size=size), {"step": 0, "val_auc": float("nan"), "best_auc": float("nan"),
+                                                             "best_step": None, "loss": float("nan")})
     return path
 
 
@@ -105,10 +105,10 @@ def main():
     print(f"generated {len(clips)} clips of {int(cap.get(cv2.CAP_PROP_FRAME_COUNT))} frames, "
           f"{int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))}×{int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))} at {cap.get(cv2.CAP_PROP_FPS):.0f} fps "
           f"in {time.perf_counter() - t:.1f} s ({os.cpu_count()} CPUs)"); cap.release()
-    demo = DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else random_checkpoint(d/"demo64.pt", 64)
+    demo = DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else random_checkpoint(d/"demo64.safetensors", 64)
     bench("demo" if demo == DEFAULT_CHECKPOINT else "demo size, random weights", demo, clips, a.every, a.device, a.threads)
     if not a.skip_paper:
-        bench("paper", random_checkpoint(d/"paper.pt", 256), clips, a.every, a.device, a.threads)
+        bench("paper", random_checkpoint(d/"paper.safetensors", 256), clips, a.every, a.device, a.threads)
         network_only(a.device, a.threads)
 
 

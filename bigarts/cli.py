@@ -17,6 +17,7 @@ COMMANDS = {  # name: (module:function, one-line help)
     "train":      ("bigarts.train:main",      "train BiG-Arts (or an ablation) on a face cache"),
     "evaluate":   ("bigarts.evaluate:main",   "score the videos of a face cache and compute AUC/EER/..."),
     "detect":     ("bigarts.detect:main",     "fake probability of any video, image or folder, with M_in/M_ex/Grad-CAM explanations"),
+    "convert":    ("bigarts.checkpoint:main", "write the shareable model file (safetensors) of a checkpoint, old ones included"),
 }
 
 # %% ../nbs/90_cli.ipynb #19e610f9

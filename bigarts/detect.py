@@ -50,14 +50,14 @@ def find_media(paths) -> tuple[list[Path], list[tuple[str, str]]]:
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))], problems
 
 # %% ../nbs/80_detect.ipynb #c59e957d
-DEFAULT_CHECKPOINT = Path("models/both/checkpoint_best.pt")
+DEFAULT_CHECKPOINT = Path("models/both/checkpoint_best.safetensors")
 
 def default_checkpoint(checkpoint=None) -> Path:
     "`checkpoint`, or the demo model when it exists; `FileNotFoundError` saying what to do otherwise."
     if checkpoint is not None: return Path(checkpoint)
     if DEFAULT_CHECKPOINT.is_file(): return DEFAULT_CHECKPOINT
     raise FileNotFoundError(f"No --checkpoint given and no demo model at {DEFAULT_CHECKPOINT} (looked in {Path.cwd()}): "
-                            f"pass --checkpoint CKPT (any checkpoint_*.pt that `bigarts train` wrote), or run `make demo` "
+                            f"pass --checkpoint MODEL (a checkpoint_best.safetensors that `bigarts train` wrote), or run `make demo` "
                             f"in the repository root to train the demo model (synthetic data).")
 
 def dvc_training_datasets(checkpoint) -> list[str] | None:
@@ -80,15 +80,14 @@ def dvc_training_datasets(checkpoint) -> list[str] | None:
 # %% ../nbs/80_detect.ipynb #b9c0dc11
 def training_data(meta: dict, checkpoint=None) -> dict:
     "What a checkpoint was trained on: {'datasets': list | None, 'synthetic': bool | None, 'label': long text, 'short': short text}."
-    from bigarts.datasets import DATASETS
-    names = (meta.get("config") or {}).get("datasets")
+    from bigarts.checkpoint import training_record
+    names = (meta.get("training") or {}).get("datasets") or (meta.get("config") or {}).get("datasets")
     if not names and checkpoint is not None: names = dvc_training_datasets(checkpoint)
     if not names: return dict(datasets=None, synthetic=None, label="training data: unknown", short="training data: unknown")
-    names = [names] if isinstance(names, str) else [str(n) for n in names]
-    real = [n for n in names if n in DATASETS and n != "synthetic"]
-    if all(n.startswith("syn-") for n in names): synthetic, short = True, "trained on synthetic data"
-    elif len(real) == len(names): synthetic, short = False, "trained on real data"
-    else: synthetic, short = None, "trained on: " + ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
+    rec = training_record(names)
+    names, synthetic = rec["datasets"], rec["synthetic"]
+    short = ({True: "trained on synthetic data", False: "trained on real data"}.get(synthetic)
+             or "trained on: " + ", ".join(names[:3]) + (" …" if len(names) > 3 else ""))
     return dict(datasets=names, synthetic=synthetic, label=f"{short} ({', '.join(names)})", short=short)
 
 # %% ../nbs/80_detect.ipynb #e1cdff29
@@ -127,11 +126,12 @@ class Result:
 class Detector:
     "A checkpoint and MTCNN, loaded once; `detector(path)` → `Result`. `device`: 'cpu', 'cuda', None (CUDA when present)."
     def __init__(self, checkpoint=None, device: str | None = None, every: int = 10, batch_size: int = 32,
-                 chunk: int = 64, keep_crops: bool = False, threads: int | None = 1):
-        from bigarts.train import load_checkpoint, scoring_flags
+                 chunk: int = 64, keep_crops: bool = False, threads: int | None = 1, sha256: str | None = None):
+        from bigarts.checkpoint import load_checkpoint
+        from bigarts.train import scoring_flags
         if every < 1: raise ValueError(f"every must be ≥ 1, got {every}.")
         self.checkpoint, self.device = default_checkpoint(checkpoint), get_device(device)
-        self.model, self.meta = load_checkpoint(self.checkpoint, map_location=self.device)
+        self.model, self.meta = load_checkpoint(self.checkpoint, map_location=self.device, sha256=sha256)
         self.model.to(self.device).eval()
         self.flags = scoring_flags(self.meta, self.device)   # bf16 and channels-last where the checkpoint's validation used them
         if self.flags["channels_last"]: self.model.to(memory_format=torch.channels_last)
@@ -273,29 +273,31 @@ def write_explanation(detector: Detector, res: Result, out_dir, used: set | None
 
 # %% ../nbs/80_detect.ipynb #cd5a1453
 def run_metadata(detector: Detector) -> dict:
-    "What produced the scores: checkpoint, what it was trained on, its architecture and input size, sampling, device."
+    "What produced the scores: checkpoint, its SHA-256 and description, what it was trained on, its architecture and input size, sampling, device."
+    from bigarts.checkpoint import describe
     m = detector.meta
-    return dict(checkpoint=str(detector.checkpoint), training_data=detector.trained_on["label"], synthetic=detector.trained_on["synthetic"],
+    return dict(checkpoint=str(detector.checkpoint), checkpoint_sha256=m["sha256"], model=describe(m),
+                training_data=detector.trained_on["label"], synthetic=detector.trained_on["synthetic"],
                 trained_on=detector.trained_on["datasets"], arch=m.get("arch"), input_size=detector.size, checkpoint_step=m.get("step"),
                 checkpoint_val_auc=m.get("best_auc"), every=detector.every, device=str(detector.device),
                 video_score="mean of the sampled frames' fake probabilities", created=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
 def write_results(path, rows: list[dict], meta: dict):
-    "rows + metadata → JSON (`.json`) or CSV (`.csv`, metadata as columns), atomically."
+    "rows + metadata → JSON (`.json`) or CSV (`.csv`, checkpoint, its SHA-256 and training data as columns), atomically."
     path = Path(path)
     clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
     if path.suffix.lower() == ".json":
         with atomic_write(path) as f: json.dump({**{k: clean(v) for k, v in meta.items()}, "files": rows}, f, indent=2)
     elif path.suffix.lower() == ".csv":
-        df = pd.DataFrame(rows).assign(checkpoint=meta["checkpoint"], training_data=meta["training_data"])
+        df = pd.DataFrame(rows).assign(**{k: meta[k] for k in ("checkpoint", "checkpoint_sha256", "training_data")})
         with atomic_write(path) as f: df.to_csv(f, index=False)
     else: raise ValueError(f"--out {path}: the format is chosen by the suffix, .json or .csv")
 
 # %% ../nbs/80_detect.ipynb #9ade96ea
 def format_table(rows: list[dict], meta: dict) -> str:
-    "A plain-text table of `rows` under a header naming the checkpoint and its training data."
+    "A plain-text table of `rows` under a header naming the checkpoint, its training data, SHA-256 and description."
     head = f"checkpoint {meta['checkpoint']} — {meta['training_data']}"
-    lines = [head, f"{'p(fake)':>8}  {'frames':>6}  {'faces':>5}  file" + "  [problem / note]"]
+    lines = [head, f"sha256 {meta['checkpoint_sha256']} — {meta['model']}", f"{'p(fake)':>8}  {'frames':>6}  {'faces':>5}  file" + "  [problem / note]"]
     for r in rows:
         p = f"{r['fake_probability']:8.3f}" if r["fake_probability"] is not None else f"{'—':>8}"
         extra = r["problem"] or r["note"]
@@ -309,7 +311,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="bigarts detect", description="Fake probability of videos, images and folders (searched recursively) from a trained checkpoint.",
                                 epilog=f"Exit code: {EXIT_OK} all files scored, {EXIT_SOME_FAILED} some could not be, {EXIT_USAGE} usage error or unusable checkpoint.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="video or image files, or folders")
-    p.add_argument("--checkpoint", default=None, help=f"checkpoint written by `bigarts train` (default: {DEFAULT_CHECKPOINT}, the demo model — synthetic data)")
+    p.add_argument("--checkpoint", default=None, help=f"model file written by `bigarts train` (default: {DEFAULT_CHECKPOINT}, the demo model — synthetic data)")
+    p.add_argument("--sha256", default=None, metavar="HEX", help="refuse the checkpoint unless its SHA-256 is HEX")
     p.add_argument("--out", default=None, help="write the results to FILE.json or FILE.csv")
     p.add_argument("--explain", default=None, metavar="DIR", help="write M_in / M_ex / Grad-CAM panels per file (PNG; and mp4 for videos)")
     p.add_argument("--every", type=int, default=10, help="score 1 frame in K (default 10, as the paper)")
@@ -320,13 +323,13 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 def main(argv=None) -> int:
-    "`bigarts detect PATH... [--checkpoint CKPT] [--out FILE.json|.csv] [--explain DIR] [--every 10] [--device cuda]`."
+    "`bigarts detect PATH... [--checkpoint MODEL] [--sha256 HEX] [--out FILE.json|.csv] [--explain DIR] [--every 10] [--device cuda]`."
     from tqdm.auto import tqdm
     a = parse_args(sys.argv[1:] if argv is None else argv)
     err = lambda m: print(f"bigarts detect: {m}", file=sys.stderr)
     if a.every < 1 or a.batch_size < 1 or a.threads < 0: err("--every and --batch-size must be ≥ 1, --threads ≥ 0"); return EXIT_USAGE
     if a.out and Path(a.out).suffix.lower() not in (".json", ".csv"): err(f"--out {a.out}: give a .json or .csv file"); return EXIT_USAGE
-    try: det = Detector(a.checkpoint, a.device, a.every, a.batch_size, keep_crops=a.explain is not None, threads=a.threads or None)
+    try: det = Detector(a.checkpoint, a.device, a.every, a.batch_size, keep_crops=a.explain is not None, threads=a.threads or None, sha256=a.sha256)
     except (FileNotFoundError, ValueError, RuntimeError) as e: err(e); return EXIT_USAGE
     files, problems = find_media(a.paths)
     rows, used = [], set()

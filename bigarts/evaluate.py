@@ -4,7 +4,7 @@
 
 # %% ../nbs/65_evaluate.ipynb #205a1b46
 from __future__ import annotations
-import argparse, json
+import argparse, json, sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +14,7 @@ from .core import atomic_write, get_device
 from .metrics import binary_metrics, coverage, video_scores
 
 # %% auto #0
-__all__ = ['dataset_metrics', 'Scorer', 'evaluate_checkpoint', 'run_outputs', 'evaluate_runs', 'main']
+__all__ = ['dataset_metrics', 'Scorer', 'evaluate_checkpoint', 'model_line', 'run_outputs', 'evaluate_runs', 'main']
 
 # %% ../nbs/65_evaluate.ipynb #41a0ded8
 def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.DataFrame | None = None) -> dict:
@@ -29,10 +29,12 @@ def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.Data
 # %% ../nbs/65_evaluate.ipynb #0e3c8a1f
 class Scorer:
     "A trained checkpoint ready to score datasets: `scorer(ds)` → frames DataFrame (video_id, frame, label, score)."
-    def __init__(self, checkpoint: str | Path, batch_size: int = 64, device=None, workers: int = 0):
+    def __init__(self, checkpoint: str | Path, batch_size: int = 64, device=None, workers: int = 0, sha256: str | None = None):
         import torch
-        from bigarts.train import TrainConfig, load_checkpoint, scoring_flags
-        self.model, self.meta = load_checkpoint(checkpoint)
+        from bigarts.checkpoint import describe, load_checkpoint
+        from bigarts.train import TrainConfig, scoring_flags
+        self.model, self.meta = load_checkpoint(checkpoint, sha256=sha256)
+        self.model_info = {"file": str(checkpoint), "sha256": self.meta["sha256"], "description": describe(self.meta)}
         self.device = get_device(device); self.model.to(self.device)
         self.size = self.meta["config"]["size"]            # faces are resized to the size the model was trained at
         self.cfg = TrainConfig(batch_size=batch_size, workers=workers)
@@ -45,10 +47,11 @@ class Scorer:
 # %% ../nbs/65_evaluate.ipynb #e558dd2b
 def evaluate_checkpoint(checkpoint: str | Path, cache_dir: str | Path, index: pd.DataFrame, out_dir: str | Path,
                         split: str = "test", batch_size: int = 64, device=None, workers: int = 0,
-                        metrics_file: str | Path | None = None) -> dict:
-    "Score `split` of every dataset in the cache; write frames.csv, videos.csv, coverage.json and metrics.json (or `metrics_file`) under `out_dir`."
+                        metrics_file: str | Path | None = None, sha256: str | None = None) -> dict:
+    """Score `split` of every dataset in the cache; write frames.csv, videos.csv (with the model's SHA-256), coverage.json
+    and metrics.json (or `metrics_file`: `{"model": file, sha256, description; "test_sets": {dataset: metrics}}`) under `out_dir`."""
     from bigarts.trainset import FrameDataset
-    scorer, cache, out = Scorer(checkpoint, batch_size, device, workers), FaceCache(cache_dir), Path(out_dir)
+    scorer, cache, out = Scorer(checkpoint, batch_size, device, workers, sha256), FaceCache(cache_dir), Path(out_dir)
     frames = scorer(FrameDataset(cache, split=split, size=scorer.size))
     frames["dataset"] = frames.video_id.str.split("/").str[0]
     index = index[index.split == split]
@@ -57,13 +60,20 @@ def evaluate_checkpoint(checkpoint: str | Path, cache_dir: str | Path, index: pd
         m = dataset_metrics(frames[frames.dataset == ds], idx, cache.failures)
         cov[ds] = dict(scored=m["scored"], total=m["total"], missing=m.pop("missing"))
         metrics[ds] = m
-    with atomic_write(out/"frames.csv") as f: frames.to_csv(f, index=False)
-    with atomic_write(out/"videos.csv") as f: video_scores(frames).to_csv(f, index=False)
-    with atomic_write(Path(metrics_file) if metrics_file else out/"metrics.json") as f: json.dump(metrics, f, indent=1, sort_keys=True)
+    sha = scorer.model_info["sha256"]
+    with atomic_write(out/"frames.csv") as f: frames.assign(model_sha256=sha).to_csv(f, index=False)
+    with atomic_write(out/"videos.csv") as f: video_scores(frames).assign(model_sha256=sha).to_csv(f, index=False)
+    summary = {"model": scorer.model_info, "test_sets": metrics}
+    with atomic_write(Path(metrics_file) if metrics_file else out/"metrics.json") as f: json.dump(summary, f, indent=1, sort_keys=True)
     with atomic_write(out/"coverage.json") as f: json.dump(cov, f, indent=1, sort_keys=True)
     return metrics
 
 # %% ../nbs/65_evaluate.ipynb #7d2e91a4
+def model_line(metrics_file: str | Path) -> str:
+    "The model an evaluation used, as written in its metrics file: path, SHA-256 and description."
+    m = json.loads(Path(metrics_file).read_text())["model"]
+    return f"model {m['file']}  sha256 {m['sha256']}\n  {m['description']}"
+
 def run_outputs(results_dir: str | Path, run: str) -> tuple[Path, Path]:
     "Where the evaluate stage writes run `run`: its scores folder (frames.csv, videos.csv, coverage.json) and its metrics file."
     return Path(results_dir, "scores", run), Path(results_dir, "metrics", f"{run}.json")
@@ -71,9 +81,10 @@ def run_outputs(results_dir: str | Path, run: str) -> tuple[Path, Path]:
 def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path, index: pd.DataFrame,
                   results_dir: str | Path, split: str = "test", batch_size: int = 64, device=None, workers: int = 0,
                   progress: bool = True) -> dict[str, dict]:
-    "Evaluate `models_dir/RUN/checkpoint_best.pt` of every run in `runs` into `run_outputs(results_dir, RUN)`: → {run: metrics}."
+    "Evaluate `models_dir/RUN/checkpoint_best.safetensors` of every run in `runs` into `run_outputs(results_dir, RUN)`: → {run: metrics}."
     from tqdm.auto import tqdm
-    ckpts = {r: Path(models_dir, r, "checkpoint_best.pt") for r in runs}
+    from bigarts.checkpoint import BEST
+    ckpts = {r: Path(models_dir, r, BEST) for r in runs}
     missing = [str(p) for p in ckpts.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} of {len(runs)} runs have no checkpoint: {', '.join(missing)}. Train them first "
@@ -82,20 +93,26 @@ def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path
     for run in tqdm(runs, desc="evaluate", unit="run", disable=not progress):
         scores, metrics_file = run_outputs(results_dir, run)
         out[run] = evaluate_checkpoint(ckpts[run], cache_dir, index, scores, split, batch_size, device, workers, metrics_file)
+        tqdm.write(f"{run}: {model_line(metrics_file)}")
     return out
 
 # %% ../nbs/65_evaluate.ipynb #1894cbea
 def main(argv: list[str] | None = None) -> int:
-    "`bigarts evaluate --checkpoint CKPT --cache DIR --index CSV --out DIR [--split test]`"
+    "`bigarts evaluate --checkpoint MODEL --cache DIR --index CSV --out DIR [--split test] [--sha256 HEX]`"
+    from bigarts.checkpoint import CheckpointError
     ap = argparse.ArgumentParser(prog="bigarts evaluate", description="Score a test split with a trained checkpoint.")
-    ap.add_argument("--checkpoint", required=True); ap.add_argument("--cache", required=True)
+    ap.add_argument("--checkpoint", required=True, help="model file (checkpoint_best.safetensors) or resume point")
+    ap.add_argument("--cache", required=True)
     ap.add_argument("--index", required=True, help="video index CSV (bigarts index) — the denominator of coverage")
     ap.add_argument("--out", required=True); ap.add_argument("--split", default="test")
     ap.add_argument("--batch-size", type=int, default=64); ap.add_argument("--device", default=None)
+    ap.add_argument("--sha256", default=None, metavar="HEX", help="refuse the checkpoint unless its SHA-256 is HEX")
     a = ap.parse_args(argv)
     for p in (a.checkpoint, a.cache, a.index):
         if not Path(p).exists(): ap.error(f"{p} does not exist")
-    m = evaluate_checkpoint(a.checkpoint, a.cache, pd.read_csv(a.index, keep_default_na=False), a.out, a.split,
-                            a.batch_size, a.device)
+    try: m = evaluate_checkpoint(a.checkpoint, a.cache, pd.read_csv(a.index, keep_default_na=False), a.out, a.split,
+                                 a.batch_size, a.device, sha256=a.sha256)
+    except CheckpointError as e: print(f"bigarts evaluate: {e}", file=sys.stderr); return 2
+    print(model_line(Path(a.out)/"metrics.json"))
     for ds, v in m.items(): print(f"{ds:<16} video AUC {v['video_auc']:.4f}  EER {v['video_eer']:.4f}  videos {v['scored']}/{v['total']}")
     return 0

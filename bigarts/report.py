@@ -201,7 +201,7 @@ def read_run_metrics(results_dir: str | Path, runs) -> pd.DataFrame:
     for run in runs:
         f = run_outputs(results_dir, run)[1]
         if not f.exists(): continue
-        for ds, m in json.loads(f.read_text()).items():
+        for ds, m in json.loads(f.read_text())["test_sets"].items():
             recs.append(dict(setting=run, dataset=ds, **{k: v for k, v in m.items() if not isinstance(v, (list, dict))}))
     d = pd.DataFrame(recs, columns=["setting", "dataset", "video_auc", "scored", "total"] if not recs else None)
     return d.assign(auc=d.video_auc)

@@ -20,17 +20,17 @@ from tqdm.auto import tqdm
 
 from .core import atomic_write, build, get_device, load_params, seed_everything
 from .core import check_name
+from .checkpoint import BEST, LAST, read_checkpoint, save_model_file, save_resume_point, set_rng_states, training_record
 from .model import VARIANTS, BiGArts, bigarts_loss, cls_logits
 from .methods import METHODS, build_method
 from .trainset import AUGMENTATIONS
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RESUMABLE_CHANGES', 'TrainConfig', 'bf16_pays', 'resolve', 'build_model',
-           'StreamDataset', 'is_positional', 'seeded', 'StreamSampler', 'make_loader', 'one_thread', 'worker_context',
-           'to_device', 'unwrap', 'objective', 'train_step', 'frame_scores', 'video_auc', 'rng_states',
-           'set_rng_states', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'scoring_flags', 'check_resume',
-           'init_distributed', 'open_live', 'repair_curve', 'default_datasets', 'mean_over_processes', 'train',
-           'summary', 'validate_and_save', 'parse_args', 'config_from_args', 'main']
+__all__ = ['RESUMABLE_CHANGES', 'TrainConfig', 'bf16_pays', 'resolve', 'build_model', 'StreamDataset', 'is_positional', 'seeded',
+           'StreamSampler', 'make_loader', 'one_thread', 'worker_context', 'to_device', 'unwrap', 'objective',
+           'train_step', 'frame_scores', 'video_auc', 'scoring_flags', 'check_resume', 'init_distributed', 'open_live',
+           'repair_curve', 'default_datasets', 'cache_datasets', 'mean_over_processes', 'train', 'summary',
+           'validate_and_save', 'parse_args', 'profile_of', 'config_from_args', 'main']
 
 # %% ../nbs/50_train.ipynb #5dd1903c
 @dataclasses.dataclass
@@ -219,54 +219,7 @@ def video_auc(frames: pd.DataFrame) -> float:
     return auc(v["label"], v["score"])
 
 # %% ../nbs/50_train.ipynb #0decef5b
-CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "bigarts-checkpoint", 1
 RESUMABLE_CHANGES = ("epochs", "workers", "device", "compile", "progress", "val_every", "log_every")
-
-def rng_states() -> dict:
-    s = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available(): s["cuda"] = torch.cuda.get_rng_state_all()
-    return s
-
-def set_rng_states(s: dict):
-    random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
-    if "cuda" in s and torch.cuda.is_available() and len(s["cuda"]) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(s["cuda"])
-
-def save_checkpoint(path, model, optimizer, scheduler, cfg: TrainConfig, state: dict, resumable=True):
-    "Write a self-describing checkpoint atomically; with `resumable`, also the optimiser, scheduler and RNG states."
-    ckpt = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "arch": model.arch,
-            "config": dataclasses.asdict(cfg), "model": model.state_dict(), "torch_version": torch.__version__, **state}
-    if resumable:
-        ckpt.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=rng_states())
-    with atomic_write(path, "wb") as f: torch.save(ckpt, f)
-
-# %% ../nbs/50_train.ipynb #2cfba4da
-def read_checkpoint(path, map_location="cpu") -> dict:
-    "The checkpoint dict at `path`, after checking it is a BiG-Arts checkpoint of a version this code reads."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"No checkpoint at {path}.")
-    try: ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e: raise ValueError(f"{path} is not a readable PyTorch checkpoint: {e}") from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        keys = list(ckpt)[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path} is not a BiG-Arts checkpoint (no format tag '{CHECKPOINT_FORMAT}'; found {keys}).")
-    if ckpt.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path} has checkpoint version {ckpt.get('version')}; this bigarts reads version {CHECKPOINT_VERSION}.")
-    return ckpt
-
-def load_checkpoint(path, map_location="cpu") -> tuple[nn.Module, dict]:
-    "Rebuild the network a checkpoint describes and load its weights → (model in eval mode, meta without the tensors)."
-    ckpt = read_checkpoint(path, map_location)
-    arch = {"method": "bigarts", **ckpt["arch"]}       # checkpoints from before the method registry are BiG-Arts
-    try: model = build_method(**arch)
-    except (ValueError, KeyError) as e: raise ValueError(f"{path}: architecture {arch} cannot be built: {e}") from e
-    own, theirs = set(model.state_dict()), set(ckpt["model"])
-    if own != theirs:
-        raise ValueError(f"{path}: its weights do not fit architecture {arch}: {len(own - theirs)} missing "
-                         f"(e.g. {sorted(own - theirs)[:3]}), {len(theirs - own)} unexpected (e.g. {sorted(theirs - own)[:3]}).")
-    try: model.load_state_dict(ckpt["model"])
-    except RuntimeError as e: raise ValueError(f"{path}: its weights do not fit architecture {arch}: {e}") from e
-    meta = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "scheduler", "rng")}
-    return model.eval(), meta
 
 def scoring_flags(meta: dict, device: torch.device) -> dict:
     "`amp` (bf16 autocast) and `channels_last` for scoring a checkpoint (its `meta` from `load_checkpoint`) on `device`, as its validation did."
@@ -337,13 +290,21 @@ def default_datasets(cache_dir, cfg: TrainConfig):
                            fake_kinds=AUGMENTATIONS[cfg.augment], datasets=cfg.datasets),
             FrameDataset(cache, split="val", size=cfg.size, datasets=cfg.datasets))
 
+def cache_datasets(cache_dir, cfg: TrainConfig) -> list[str]:
+    "The datasets whose train/val splits `cfg` trains and validates on: `cfg.datasets`, or every one in the face cache."
+    from bigarts.cache import FaceCache
+    if cfg.datasets: return list(cfg.datasets)
+    man = FaceCache(cache_dir).manifest
+    return sorted(man.dataset[man.split.isin(["train", "val"])].unique())
+
 def mean_over_processes(x: torch.Tensor, world: int) -> torch.Tensor:
     if world > 1: dist.all_reduce(x); x = x / world
     return x
 
 # %% ../nbs/50_train.ipynb #eb763246
-def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None, val_set=None, resume: bool = False) -> dict:
-    "Train `cfg` on the face cache at `cache_dir` (or the given datasets) into `out_dir`; → the final metrics."
+def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None, val_set=None, resume: bool = False,
+          profile: str | None = None) -> dict:
+    "Train `cfg` on the face cache at `cache_dir` (or the given datasets) into `out_dir`; → the final metrics. `profile` is recorded in the model file."
     if train_set is None and cache_dir is None: raise ValueError("train needs a face cache folder (cache_dir) or a train_set.")
     rank, world, device, own_group = init_distributed(cfg)
     flags, out = resolve(cfg, device), Path(out_dir)
@@ -353,6 +314,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
         torch.backends.cudnn.benchmark = not flags["deterministic"]
         seed_everything(cfg.seed)
         if train_set is None: train_set, val_set = default_datasets(cache_dir, cfg)
+        about = training_record(cache_datasets(cache_dir, cfg) if cache_dir is not None else cfg.datasets, profile)
 
         model = build_model(cfg).to(device)
         if flags["channels_last"]: model = model.to(memory_format=torch.channels_last)
@@ -360,8 +322,8 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.t_max)
         state = {"step": 0, "val_auc": float("nan"), "best_auc": float("nan"), "best_step": None, "loss": float("nan")}
         if resume:
-            ckpt = read_checkpoint(out/"checkpoint_last.pt", map_location=device)
-            check_resume(cfg, ckpt["config"], out/"checkpoint_last.pt")
+            ckpt = read_checkpoint(out/LAST, map_location=device)
+            check_resume(cfg, ckpt["config"], out/LAST)
             model.load_state_dict(ckpt["model"]); optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"]); set_rng_states(ckpt["rng"])
             state = {k: ckpt[k] for k in state}
@@ -380,7 +342,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
             if not all(map(math.isfinite, vals)):
                 raise FloatingPointError(f"Non-finite loss at step {step} (mean of the last {n_run} steps: "
                                          f"{dict(zip(['total'] + sorted(parts_sum), vals))}). Training stopped; "
-                                         f"{out/'checkpoint_last.pt'} holds the last good state (step {state['step']}).")
+                                         f"{out/LAST} holds the last good state (step {state['step']}).")
             state["loss"] = vals[0]
             if live:
                 live.step = step
@@ -403,7 +365,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
             if done % cfg.val_every == 0 or done == cfg.total_steps:
                 check_and_log(done)
                 state["step"] = done
-                validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live)
+                validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live, about)
         bar.close()
         elapsed = time.perf_counter() - t0
         metrics = {**summary(cfg, state), "train_img_per_s": seen / elapsed if elapsed > 0 else float("nan"), "world_size": world,
@@ -424,8 +386,8 @@ def summary(cfg: TrainConfig, state: dict) -> dict:
             "images": state["step"] * cfg.batch_size, "final_loss": state["loss"], "last_val_auc": state["val_auc"],
             "best_val_auc": state["best_auc"], "best_step": state["best_step"]}
 
-def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live):
-    "Validation video AUC; then (process 0) checkpoint_last.pt, checkpoint_best.pt if better, train_metrics.json."
+def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live, about=None):
+    "Validation video AUC; then (process 0) the model file if better (described by `about`), the resume point, train_metrics.json."
     auc = video_auc(frame_scores(model, val_set, cfg, device, flags["amp"], rank, world, flags["channels_last"])) if val_set is not None else float("nan")
     state["val_auc"] = auc
     improved = math.isfinite(auc) and (not math.isfinite(state["best_auc"]) or auc >= state["best_auc"])   # a tie: the later, longer-trained
@@ -435,8 +397,8 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
         if live:
             live.step = state["step"]
             if math.isfinite(auc): live.log_metric("val/auc", auc)
-        if better: save_checkpoint(out/"checkpoint_best.pt", model, optimizer, scheduler, cfg, state, resumable=False)
-        save_checkpoint(out/"checkpoint_last.pt", model, optimizer, scheduler, cfg, state)
+        if better: save_model_file(out/BEST, model, cfg, state, about)
+        save_resume_point(out/LAST, model, optimizer, scheduler, cfg, state)
         with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state), f, indent=2)
         if live: live.make_summary()
     if world > 1: dist.barrier()
@@ -456,6 +418,12 @@ def parse_args(argv):
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint_last.pt")
     return p.parse_args(argv)
 
+def profile_of(a) -> str | None:
+    "The profile `bigarts train` runs under: --profile, else params.yaml's, else None (TrainConfig's defaults)."
+    from bigarts.core import active_profile, read_params
+    path = Path(a.params or "params.yaml")
+    return a.profile or (active_profile(read_params(path)) if path.exists() else None)
+
 def config_from_args(a) -> TrainConfig:
     "TrainConfig from params.yaml's 'train' section, overridden by the flags."
     import yaml
@@ -474,7 +442,7 @@ def main(argv=None) -> int:
     a = parse_args(sys.argv[1:] if argv is None else argv)
     try: cfg = config_from_args(a)
     except ValueError as e: print(f"bigarts train: {e}", file=sys.stderr); return 2
-    try: m = train(cfg, a.cache, a.out, resume=a.resume)
+    try: m = train(cfg, a.cache, a.out, resume=a.resume, profile=profile_of(a))
     except (ValueError, FileNotFoundError, FloatingPointError) as e: print(f"bigarts train: {e}", file=sys.stderr); return 1
     if int(os.environ.get("RANK", 0)) == 0: print(json.dumps(m, indent=2))
     return 0

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from bigarts.checkpoint import BEST, LAST, load_checkpoint, read_checkpoint, save_model_file
 from bigarts.cli import main as cli_main
 from bigarts.detect import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
 from bigarts.video import VideoReader
@@ -37,7 +38,7 @@ def media(tmp_path_factory):
     shutil.copy(videos/f"{fake['name']}.mp4", folder/"sub"/"fake.mp4")
     shutil.copy(image, folder/"face.jpg.png")
     (folder/"README.txt").write_text("not media")
-    yield dict(dir=d, ckpt=d/"run"/"checkpoint_best.pt", video=videos/f"{fake['name']}.mp4",
+    yield dict(dir=d, ckpt=d/"run"/"checkpoint_best.safetensors", video=videos/f"{fake['name']}.mp4",
                real=videos/f"{real['name']}.mp4", image=image, folder=folder)
     shutil.rmtree(d, ignore_errors=True)
 
@@ -113,17 +114,78 @@ def test_a_video_whose_frames_have_no_face(media, tmp_path):
 
 
 def test_unusable_checkpoints_are_usage_errors_with_the_loaders_message(media, tmp_path, capsys):
-    ck = torch.load(media["ckpt"], weights_only=False)
-    torch.save({**ck, "arch": {"encoder": "resnet50", "branches": ["in", "ex"]}}, tmp_path/"arch.pt")
+    ck = read_checkpoint(media["dir"]/"run"/LAST)
+    torch.save({**ck, "arch": {"encoder": "resnet50", "branches": ["in", "ex"]}}, tmp_path/"arch.pt")   # another architecture
     torch.save({**ck, "version": 99}, tmp_path/"v99.pt")
     torch.save(ck["model"], tmp_path/"weights.pt")
-    for name, msg in [("arch.pt", "do not fit architecture"), ("v99.pt", "version 99; this bigarts reads version 1"),
-                      ("weights.pt", "not a BiG-Arts checkpoint"), ("missing.pt", "No checkpoint at")]:
+    (tmp_path/"cut.safetensors").write_bytes(media["ckpt"].read_bytes()[:100_000])                      # a truncated download
+    (tmp_path/"cut.pt").write_bytes((media["dir"]/"run"/LAST).read_bytes()[:100_000])
+    for name, msg in [("arch.pt", "do not fit architecture"), ("v99.pt", "checkpoint version 99; this bigarts reads version 1, 2"),
+                      ("weights.pt", "not a BiG-Arts checkpoint"), ("missing.pt", "No checkpoint at"),
+                      ("cut.safetensors", "not a readable safetensors file (truncated or damaged?)"),
+                      ("cut.pt", "not a readable checkpoint (truncated or damaged?)")]:
         assert main([str(media["video"]), "--checkpoint", str(tmp_path/name), "--quiet"]) == EXIT_USAGE
         err = capsys.readouterr().err
-        assert msg in err and name in err, err
+        assert msg in err and name in err and len(err.strip().splitlines()) == 1, err
     assert main([str(media["video"]), "--checkpoint", str(media["ckpt"]), "--out", str(tmp_path/"r.txt")]) == EXIT_USAGE
     assert ".json or .csv" in capsys.readouterr().err
+
+
+EVIL = """
+import os, pickle, sys, torch
+class Evil:                                   # unpickling it runs a shell command
+    def __reduce__(self): return (os.system, ("touch " + sys.argv[2],))
+torch.save({"format": "bigarts-checkpoint", "version": 2, "model": Evil()}, sys.argv[1])   # as torch.save writes (zip)
+with open(sys.argv[1] + ".pkl", "wb") as f: pickle.dump(Evil(), f)                        # and as a bare pickle
+"""
+
+
+def test_a_crafted_checkpoint_is_refused_before_its_code_runs(media, tmp_path):
+    "detect, evaluate, convert and a resumed training refuse a pickle that would run a command; the command never runs."
+    pwned, evil = tmp_path/"pwned", tmp_path/"evil.pt"
+    subprocess.run([sys.executable, "-c", EVIL, str(evil), str(pwned)], check=True, timeout=120)
+    (tmp_path/"index.csv").write_text("video_id,dataset,split,label\n")
+    (tmp_path/"run").mkdir(); shutil.copy(evil, tmp_path/"run"/LAST)
+    runs = [(["detect", str(media["image"]), "--checkpoint", str(evil)], 2),
+            (["detect", str(media["image"]), "--checkpoint", f"{evil}.pkl"], 2),
+            (["evaluate", "--checkpoint", str(evil), "--cache", str(media["dir"]/"cache"), "--index", str(tmp_path/"index.csv"),
+              "--out", str(tmp_path/"ev")], 2),
+            (["convert", str(evil), str(tmp_path/"evil.safetensors")], 2),
+            (["train", "--cache", str(media["dir"]/"cache"), "--out", str(tmp_path/"run"), "--resume", "--set", "workers=0"], 1)]
+    for cmd, code in runs:
+        r = subprocess.run([sys.executable, "-m", "bigarts.cli", *cmd], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert r.returncode == code, (cmd, r.stderr)
+        assert "refused, not loaded: " in r.stderr and ("evil.pt" in r.stderr or LAST in r.stderr), (cmd, r.stderr)
+        assert "it names posix.system" in r.stderr or ".pkl" in cmd[-1], (cmd, r.stderr)   # a bare pickle: its opcode is named
+        assert not pwned.exists(), cmd
+    assert not (tmp_path/"evil.safetensors").exists() and not (tmp_path/"ev").exists()
+
+
+def test_the_digest_is_printed_written_and_checked(media, tmp_path, capsys):
+    sha = load_checkpoint(media["ckpt"])[1]["sha256"]
+    assert main([str(media["image"]), "--checkpoint", str(media["ckpt"]), "--sha256", sha.upper(), "--out", str(tmp_path/"r.csv")]) == EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith(f"sha256 {sha} — BiG-Arts (both), 32² input, trained on synthetic data (syn-toy), step 1")
+    assert set(pd.read_csv(tmp_path/"r.csv").checkpoint_sha256) == {sha}
+    assert main([str(media["image"]), "--checkpoint", str(media["ckpt"]), "--sha256", "ab" * 32, "--quiet"]) == EXIT_USAGE
+    assert f"its SHA-256 is {sha}, not the expected {'ab' * 32}" in capsys.readouterr().err
+
+
+def test_a_model_file_scores_as_the_checkpoint_it_came_from(media, tmp_path):
+    """train → model file → detect: the same scores from the model file as from the resume point of the same step, and as from
+    the pickled best checkpoint earlier versions of the kit wrote (version 1), loaded safely and converted by `bigarts convert`."""
+    ck = read_checkpoint(media["dir"]/"run"/LAST)
+    assert ck["step"] == ck["best_step"] == 1                                        # one step, one validation: best = last
+    old = {k: ck[k] for k in ("format", "arch", "config", "model", "step", "best_step", "loss")}
+    old.update(version=1, torch_version=torch.__version__, val_auc=np.float64(ck["val_auc"]), best_auc=np.float64(ck["best_auc"]))
+    torch.save(old, tmp_path/"old.pt")                                              # as the kit wrote checkpoint_best.pt before
+    assert cli_main(["convert", str(tmp_path/"old.pt"), str(tmp_path/"old.safetensors")]) == 0
+    scores = {}
+    for name, path in [("model file", media["ckpt"]), ("resume point", media["dir"]/"run"/LAST),
+                       ("version 1", tmp_path/"old.pt"), ("converted", tmp_path/"old.safetensors")]:
+        assert main([str(media["video"]), str(media["image"]), "--checkpoint", str(path), "--out", str(tmp_path/"s.json"), "--quiet"]) == EXIT_OK
+        scores[name] = [r["fake_probability"] for r in _json(tmp_path/"s.json")["files"]]
+    assert len(set(map(tuple, scores.values()))) == 1, scores
 
 
 def test_default_checkpoint_and_its_training_data_label(media, tmp_path, monkeypatch, capsys):
@@ -131,19 +193,19 @@ def test_default_checkpoint_and_its_training_data_label(media, tmp_path, monkeyp
     assert main([str(media["video"]), "--quiet"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "--checkpoint" in err and "make demo" in err
-    # the demo layout: a DVC repository whose train stage wrote models/both/checkpoint_best.pt from data/faces
-    ck = torch.load(media["ckpt"], weights_only=False)
-    ck["config"]["datasets"] = None                                                 # "all the datasets of its cache"
-    (tmp_path/"models/both").mkdir(parents=True); torch.save(ck, tmp_path/"models/both/checkpoint_best.pt")
+    # the demo layout: a DVC repository whose train stage wrote models/both/checkpoint_best.safetensors from data/faces
+    model, meta = load_checkpoint(media["ckpt"])                                   # as an older kit wrote it: no training
+    save_model_file(tmp_path/"models/both/checkpoint_best.safetensors", model,      # record, and config datasets None,
+                    {**meta["config"], "datasets": None}, {"step": meta["step"]})   # "all the datasets of its cache"
     (tmp_path/"data/faces").mkdir(parents=True)
     pd.DataFrame(dict(dataset=["syn-celebdf", "syn-ffpp", "syn-dfd"], split=["train", "val", "test"])).to_csv(tmp_path/"data/faces/manifest.csv", index=False)
     (tmp_path/"dvc.lock").write_text("schema: '2.0'\nstages:\n  train@both:\n    deps:\n    - path: data/faces\n"
-                                     "    outs:\n    - path: models/both/checkpoint_best.pt\n")
+                                     "    outs:\n    - path: models/both/checkpoint_best.safetensors\n")
     assert main([str(media["image"]), "--out", "r.json"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "checkpoint models/both/checkpoint_best.pt — trained on synthetic data (syn-celebdf, syn-ffpp)"
+    assert out.splitlines()[0] == "checkpoint models/both/checkpoint_best.safetensors — trained on synthetic data (syn-celebdf, syn-ffpp)"
     j = _json(tmp_path/"r.json")
-    assert j["checkpoint"] == "models/both/checkpoint_best.pt" and j["synthetic"] is True
+    assert j["checkpoint"] == "models/both/checkpoint_best.safetensors" and j["synthetic"] is True
     (tmp_path/"dvc.lock").unlink()                                                  # no record of its data
     assert main([str(media["image"]), "--out", "r.json", "--quiet"]) == EXIT_OK
     assert _json(tmp_path/"r.json")["training_data"] == "training data: unknown"

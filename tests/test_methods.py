@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from bigarts.methods import METHODS, PAPER_ROW, build_method
-from bigarts.train import TrainConfig, build_model, load_checkpoint, objective, save_checkpoint, train_step
+from bigarts.checkpoint import load_checkpoint, save_model_file, save_resume_point
+from bigarts.train import TrainConfig, build_model, objective, train_step
 
 NAMES = list(METHODS)
 
@@ -31,22 +32,26 @@ def seeded_loss(model, b, cfg, seed=0):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_method(name, tmp_path):
-    """One row: save_checkpoint → load_checkpoint rebuilds the same network (class, arch, outputs); output shapes at
+    """One row: resume point and model file → load_checkpoint rebuilds the same network (class, arch, outputs); output shapes at
     256² and 64²; one Adam step of the trainer's train_step lowers the trainer's loss on a fixed batch."""
     torch.manual_seed(0)
     cfg = TrainConfig(method=name, size=64, batch_size=2)
     model = build_model(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.t_max)
-    save_checkpoint(tmp_path/"c.pt", model, opt, sched, cfg, {"step": 0})      # before any step: no Adam state to write
+    save_resume_point(tmp_path/"c.pt", model, opt, sched, cfg, {"step": 0})      # before any step: no Adam state to write
+    save_model_file(tmp_path/"c.safetensors", model, cfg, {"step": 0})
     loaded, meta = load_checkpoint(tmp_path/"c.pt")
+    shared, smeta = load_checkpoint(tmp_path/"c.safetensors")
     assert type(loaded) is type(model) and loaded.arch == model.arch == meta["arch"] and meta["arch"]["method"] == name
+    assert type(shared) is type(model) and smeta["arch"] == model.arch
 
     with torch.no_grad():
         big = model.eval()(torch.rand(1, 3, 256, 256))
         x = torch.rand(2, 3, 64, 64)
-        small, again = model(x), loaded(x)
-    assert small.keys() == again.keys() and all(torch.equal(small[k], again[k]) for k in small)
+        small, again, shared_out = model(x), loaded(x), shared(x)
+    assert small.keys() == again.keys() == shared_out.keys()
+    assert all(torch.equal(small[k], again[k]) and torch.equal(small[k], shared_out[k]) for k in small)
     for n, size, out in ((1, 256, big), (2, 64, small)):
         assert out["cls"].shape == (n,) and out["cls"].dtype == torch.float32 and torch.isfinite(out["cls"]).all()
         for k in ("in", "ex"):

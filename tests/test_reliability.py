@@ -101,7 +101,7 @@ def trained(tmp_path_factory):
         mp.setattr(T, "frame_scores", spy)
         m = T.train(T.TrainConfig(method="mesoinception4", size=64, batch_size=2, epochs=2, epoch_length=1, val_every=1, log_every=1, workers=0, progress=False),
                     cache_dir=d / "cache", out_dir=d / "run")
-    return dict(ckpt=d / "run" / "checkpoint_best.pt", cache=FaceCache(d / "cache"), seen=seen, metrics=m, run=d / "run")
+    return dict(ckpt=d / "run" / "checkpoint_best.safetensors", cache=FaceCache(d / "cache"), seen=seen, metrics=m, run=d / "run")
 
 
 def test_detect_accounts_for_every_input(corpus, trained, tmp_path):
@@ -129,10 +129,10 @@ def test_pipeline_evaluate_covers_every_indexed_video(index, faces, trained, tmp
     back = read_index(tmp_path / "index.csv")
     assert back.attrs["problems"] == index.attrs["problems"] != []                   # "listed but not on disk" survives the file
     for run in ("a", "b"):                                                            # two runs of the same checkpoint
-        (tmp_path / "models" / run).mkdir(parents=True); (tmp_path / "models" / run / "checkpoint_best.pt").symlink_to(trained["ckpt"])
+        (tmp_path / "models" / run).mkdir(parents=True); (tmp_path / "models" / run / "checkpoint_best.safetensors").symlink_to(trained["ckpt"])
     ms = evaluate_runs(["a", "b"], tmp_path / "models", faces.root, back, tmp_path / "res", split="test", batch_size=8,
                        device="cpu", progress=False)
-    assert ms["a"] == ms["b"] == json.loads(run_outputs(tmp_path / "res", "b")[1].read_text())
+    assert ms["a"] == ms["b"] == json.loads(run_outputs(tmp_path / "res", "b")[1].read_text())["test_sets"]
     scores = run_outputs(tmp_path / "res", "a")[0]
     cov = json.loads((scores / "coverage.json").read_text())["syn-bad"]
     missing = {x["video_id"]: x["reason"] for x in cov["missing"]}
@@ -217,8 +217,8 @@ def uninterrupted(train_cache):
 
 def _same_run(a: Path, b: Path):
     "Two training folders end alike: checkpoints (weights, optimiser, scheduler, step, AUCs), metrics, curves."
-    from bigarts.train import read_checkpoint
-    for name in ("checkpoint_last.pt", "checkpoint_best.pt"):
+    from bigarts.checkpoint import read_checkpoint
+    for name in ("checkpoint_last.pt", "checkpoint_best.safetensors"):
         x, y = read_checkpoint(a / name), read_checkpoint(b / name)
         assert x["step"] == y["step"] and x["best_step"] == y["best_step"], name
         assert all(torch.equal(x["model"][k], y["model"][k]) for k in x["model"]), f"{name}: weights differ"
@@ -243,7 +243,7 @@ def test_kill_training_then_resume_gives_the_uninterrupted_run(train_cache, unin
     out = train_cache / "killed"
     proc = subprocess.Popen(_train_cmd(train_cache, out), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _kill_when(proc, lambda: (out / "checkpoint_last.pt").exists())
-    from bigarts.train import read_checkpoint
+    from bigarts.checkpoint import read_checkpoint
     assert read_checkpoint(out / "checkpoint_last.pt")["step"] < 8
     r = subprocess.run(_train_cmd(train_cache, out, "--resume"), env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -253,13 +253,13 @@ def test_kill_training_then_resume_gives_the_uninterrupted_run(train_cache, unin
 KILL_AT = """
 import os, signal, sys
 from bigarts import train as T
-when, real = sys.argv.pop(1), T.save_checkpoint
+when, real = sys.argv.pop(1), T.save_resume_point
 def save(path, *a, **kw):
     hit = path.name == "checkpoint_last.pt" and a[-1]["step"] == 4
     if hit and when == "before": os.kill(os.getpid(), signal.SIGKILL)
     real(path, *a, **kw)
     if hit and when == "after": os.kill(os.getpid(), signal.SIGKILL)
-T.save_checkpoint = save
+T.save_resume_point = save
 sys.exit(T.main(sys.argv[1:]))
 """
 
@@ -272,7 +272,7 @@ def test_kill_around_the_resume_point(train_cache, uninterrupted, when, resume_s
     cmd = _train_cmd(train_cache, out)
     r = subprocess.run([sys.executable, "-c", KILL_AT, when, *cmd[4:]], env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == -signal.SIGKILL, r.stderr
-    from bigarts.train import read_checkpoint
+    from bigarts.checkpoint import read_checkpoint
     assert read_checkpoint(out / "checkpoint_last.pt")["step"] == resume_step
     r = subprocess.run(_train_cmd(train_cache, out, "--resume"), env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -327,10 +327,19 @@ def _sources():
 
 def test_every_output_writer_is_atomic():
     "A regression guard: a line that serialises an output must write through `atomic_write` (temporary file, then rename)."
-    allowed = {"synth.py": ("vw.write(",)}   # the corpus clips: inputs, not outputs; the corpus stage rebuilds its folder whole
+    allowed = {"synth.py": ("vw.write(",),   # the corpus clips: inputs, not outputs; the corpus stage rebuilds its folder whole
+               "evaluate.py": ("tqdm.write(",)}   # a console line beside the progress bar
     bad = [f"{f}:{i}: {l.strip()}" for f, i, l in _sources() if any(w in l for w in WRITERS) and "atomic_write(" not in l
            and not l.lstrip().startswith(("#", '"')) and not any(a in l for a in allowed.get(f, ()))]
     assert not bad, "non-atomic writes:\n" + "\n".join(bad)
+
+
+def test_nothing_is_unpickled_as_code():
+    "A regression guard: every `torch.load` reads with `weights_only=True`, and nothing else unpickles (pickle, np.load with pickles)."
+    unsafe = ("pickle.load", "pickle.loads", "read_pickle", "allow_pickle=True", "weights_only=False", "dill.", "joblib.load")
+    bad = [f"{f}:{i}: {l.strip()}" for f, i, l in _sources() if not l.lstrip().startswith(("#", '"'))
+           and (any(u in l for u in unsafe) or ("torch.load(" in l and "weights_only=True" not in l))]
+    assert not bad, "unsafe loads:\n" + "\n".join(bad)
 
 
 def test_a_failure_mid_write_leaves_the_previous_file(tmp_path):
@@ -344,10 +353,11 @@ def test_a_failure_mid_write_leaves_the_previous_file(tmp_path):
 
 def test_a_kill_mid_write_leaves_the_previous_file(tmp_path):
     "A power cut in the middle of `checkpoint_last.pt`: the previous checkpoint still loads."
-    from bigarts.train import TrainConfig, build_model, load_checkpoint, save_checkpoint
+    from bigarts.checkpoint import load_checkpoint, save_resume_point
+    from bigarts.train import TrainConfig, build_model
     cfg = TrainConfig(method="mesoinception4", size=64)
     m = build_model(cfg); opt = torch.optim.Adam(m.parameters()); sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 4)
-    save_checkpoint(tmp_path / "checkpoint_last.pt", m, opt, sch, cfg, {"step": 2})
+    save_resume_point(tmp_path / "checkpoint_last.pt", m, opt, sch, cfg, {"step": 2})
     before = (tmp_path / "checkpoint_last.pt").read_bytes()
     code = ("import io, os, signal, sys, torch\nfrom bigarts.core import atomic_write\n"
             "with atomic_write(sys.argv[1], 'wb') as f:\n    f.write(open(sys.argv[1], 'rb').read()[:1000]); f.flush(); os.fsync(f.fileno())\n"
@@ -434,7 +444,7 @@ def test_checkpoints_are_chosen_on_validation_only(trained):
     assert len(trained["seen"]) == 2 and all(s == val for s in trained["seen"]) and test
     aucs = pd.read_csv(trained["run"] / "dvclive/plots/metrics/val/auc.tsv", sep="\t")
     best = aucs[aucs.auc == aucs.auc.max()].step.max()
-    from bigarts.train import read_checkpoint
+    from bigarts.checkpoint import read_checkpoint
     ck = read_checkpoint(trained["ckpt"])
     assert ck["step"] == ck["best_step"] == trained["metrics"]["best_step"] == best
     assert ck["best_auc"] == pytest.approx(aucs.auc.max())

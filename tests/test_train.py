@@ -7,7 +7,8 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from bigarts.train import TrainConfig, load_checkpoint, main, read_checkpoint, train
+from bigarts.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from bigarts.train import TrainConfig, main, train
 
 
 class Forgeries(Dataset):
@@ -75,25 +76,25 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 def test_bad_checkpoints_are_refused_with_the_reason(tmp_path):
     _run(tmp_path, epochs=1)
-    ck = torch.load(tmp_path/"checkpoint_last.pt", weights_only=False)
+    ck = read_checkpoint(tmp_path/"checkpoint_last.pt")
     torch.save({**ck, "arch": {"encoder": "resnet50", "branches": ["in", "ex"]}}, tmp_path/"arch.pt")
-    with pytest.raises(ValueError, match="do not fit architecture .*resnet50"):
+    with pytest.raises(CheckpointError, match="do not fit architecture .*resnet50"):
         load_checkpoint(tmp_path/"arch.pt")
-    torch.save({**ck, "version": 2}, tmp_path/"v2.pt")
-    with pytest.raises(ValueError, match="version 2; this bigarts reads version 1"):
-        load_checkpoint(tmp_path/"v2.pt")
+    torch.save({**ck, "version": 3}, tmp_path/"v3.pt")
+    with pytest.raises(CheckpointError, match="checkpoint version 3; this bigarts reads version 1, 2 of bigarts-checkpoint"):
+        load_checkpoint(tmp_path/"v3.pt")
     torch.save(ck["model"], tmp_path/"weights_only.pt")
-    with pytest.raises(ValueError, match="not a BiG-Arts checkpoint"):
+    with pytest.raises(CheckpointError, match="not a BiG-Arts checkpoint"):
         load_checkpoint(tmp_path/"weights_only.pt")
     (tmp_path/"garbage.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="garbage.pt: neither a safetensors model file nor a PyTorch checkpoint"):
         load_checkpoint(tmp_path/"garbage.pt")
 
 
 def test_outputs_outside_a_repository(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                                 # DVCLive must work outside git/DVC too
     m = _run(tmp_path/"run", epochs=1)
-    assert (tmp_path/"run"/"checkpoint_best.pt").exists() and (tmp_path/"run"/"dvclive"/"dvc.yaml").exists()
+    assert (tmp_path/"run"/"checkpoint_best.safetensors").exists() and (tmp_path/"run"/"dvclive"/"dvc.yaml").exists()
     saved = json.loads((tmp_path/"run"/"train_metrics.json").read_text())
     assert saved["steps"] == m["steps"] == 2 and 0 <= saved["best_val_auc"] <= 1
     assert not (tmp_path/".git").exists() and not (tmp_path/"dvc.yaml").exists()
@@ -143,5 +144,5 @@ def test_cli_trains_on_a_face_cache_with_the_real_pipeline(tmp_path):
     assert main(["--cache", str(tmp_path/"cache"), "--out", str(tmp_path/"out"), "--params", str(p), "--set", "progress=false"]) == 0
     m = json.loads((tmp_path/"out"/"train_metrics.json").read_text())
     assert m["steps"] == 2 and m["images"] == 8 and 0 <= m["best_val_auc"] <= 1
-    model, meta = load_checkpoint(tmp_path/"out"/"checkpoint_best.pt")
+    model, meta = load_checkpoint(tmp_path/"out"/"checkpoint_best.safetensors")
     assert meta["arch"] == {"method": "bigarts", "encoder": "resnet18", "branches": ["in", "ex"]} and meta["config"]["size"] == 64
