@@ -47,22 +47,27 @@ class PartnerIndex:
 # %% ../nbs/30_blend.ipynb #92d6dd8d
 def _codes(names, table: dict) -> np.ndarray: return np.array([table[n] for n in set(map(str, names)) if n in table], int)
 
+def _nearest(self: PartnerIndex, q: np.ndarray, ic: np.ndarray, vc: np.ndarray, k: int) -> np.ndarray:
+    "Rows of the (up to) `k` frames nearest to the flat normalised landmarks `q`, exactly, without identities `ic` / videos `vc`."
+    z, n_bad = (q - self.mean) @ self.basis, int(self._id_count[ic].sum() + self._vid_count[vc].sum())
+    kk = min(len(self), 4*k + self.margin)
+    while True:
+        dz, j = self.tree.query(z, kk); dz, j = np.atleast_1d(dz), np.atleast_1d(j)
+        j = j[~((self._id_codes[j, None] == ic).any(1) | (self._vid_codes[j, None] == vc).any(1))]
+        d = ((self.X[j] - q)**2).sum(1)
+        best = np.argsort(d, kind="stable")[:k]
+        if kk == len(self) or (len(best) == k and d[best[-1]] <= dz[-1]**2): return j[best]   # no frame beyond is nearer
+        kk = min(len(self), max(2*kk, n_bad + 4*k + self.margin if len(j) < k else 0))
+
 def _query(self: PartnerIndex, landmarks: np.ndarray, avoid_identities=(), avoid_videos=(), k: int = 1, rng=None) -> int | None:
-    "Row of the frame nearest to `landmarks` (68, 2) whose identity and video are not excluded (see the fallbacks above); None if none."
-    z = ((np.asarray(landmarks, np.float32).reshape(-1) / self.size) - self.mean) @ self.basis
+    "Row of the frame nearest to `landmarks` (68, 2) — or one of the `k` nearest — whose identity and video are not excluded (see the fallbacks above); None if none."
+    q = np.asarray(landmarks, np.float32).reshape(-1) / self.size
     for ids, vids in ((avoid_identities, avoid_videos), ((), avoid_videos)):
-        ic, vc = _codes(ids, self._id_table), _codes(vids, self._vid_table)
-        n_bad = int(self._id_count[ic].sum() + self._vid_count[vc].sum())
-        if n_bad >= len(self): n_bad = len(self)
-        for kk in dict.fromkeys((min(len(self), 4*k + self.margin), min(len(self), n_bad + 4*k + self.margin))):
-            _, j = self.tree.query(z, kk); j = np.atleast_1d(j)
-            j = j[~((self._id_codes[j, None] == ic).any(1) | (self._vid_codes[j, None] == vc).any(1))]
-            if len(j) >= k or kk == len(self): break
+        j = self._nearest(q, _codes(ids, self._id_table), _codes(vids, self._vid_table), k)
         if len(j): break
     if not len(j): return None
-    j = j[np.argsort(((self.X[j] - z @ self.basis.T - self.mean)**2).sum(1), kind="stable")][:k]
     return int(j[_rng(rng).integers(len(j))]) if len(j) > 1 else int(j[0])
-PartnerIndex.query = _query
+PartnerIndex._nearest, PartnerIndex.query = _nearest, _query
 
 # %% ../nbs/30_blend.ipynb #f82e0879
 def load_landmarks(cache: FaceCache, rows: pd.DataFrame) -> np.ndarray:

@@ -28,9 +28,9 @@ from .trainset import AUGMENTATIONS
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'TrainConfig', 'bf16_pays', 'resolve', 'build_model', 'StreamDataset', 'is_positional', 'seeded',
            'StreamSampler', 'make_loader', 'one_thread', 'worker_context', 'to_device', 'unwrap', 'objective',
-           'train_step', 'frame_scores', 'video_auc', 'scoring_flags', 'check_resume', 'init_distributed', 'open_live',
-           'repair_curve', 'default_datasets', 'cache_datasets', 'mean_over_processes', 'train', 'summary',
-           'validate_and_save', 'parse_args', 'profile_of', 'config_from_args', 'main']
+           'train_step', 'frame_scores', 'validation_problem', 'video_auc', 'scoring_flags', 'check_resume',
+           'init_distributed', 'open_live', 'repair_curve', 'default_datasets', 'cache_datasets', 'mean_over_processes',
+           'train', 'summary', 'validate_and_save', 'parse_args', 'profile_of', 'config_from_args', 'main']
 
 # %% ../nbs/50_train.ipynb #5dd1903c
 @dataclasses.dataclass
@@ -62,6 +62,7 @@ class TrainConfig:
     deterministic: bool | None = None  # deterministic algorithms; auto: on the CPU
     device: str | None = None        # auto: cuda if present, else cpu
     progress: bool = True            # tqdm progress bar
+    without_validation: bool = False  # train on when the validation split cannot select (empty, one class): keep the last step
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
@@ -212,6 +213,13 @@ def frame_scores(model: nn.Module, dataset, cfg: TrainConfig, device: torch.devi
         parts = [None] * world; dist.all_gather_object(parts, rows); rows = [r for p in parts for r in p]
     return pd.DataFrame(rows, columns=["video_id", "frame", "label", "score"])
 
+def validation_problem(val_set) -> str:
+    "Why `val_set` cannot select a checkpoint ('' when it can): none given, no frames, or frames of one class only."
+    if val_set is None: return "no validation set was given"
+    if len(val_set) == 0: return "the validation split holds no frames"
+    labels = set(val_set.rows.label.astype(int)) if hasattr(val_set, "rows") else {0, 1}   # FrameDataset: its rows say
+    return "" if len(labels) > 1 else f"the validation split holds only {'fake' if 1 in labels else 'real'} videos"
+
 def video_auc(frames: pd.DataFrame) -> float:
     "AUC over videos, a video's score being the mean of its frames' scores; NaN if one class is missing."
     from bigarts.metrics import auc, video_scores
@@ -315,6 +323,13 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
         seed_everything(cfg.seed)
         if train_set is None: train_set, val_set = default_datasets(cache_dir, cfg)
         about = training_record(cache_datasets(cache_dir, cfg) if cache_dir is not None else cfg.datasets, profile)
+        problem = validation_problem(val_set)
+        if problem and not cfg.without_validation:
+            raise ValueError(f"{problem} (datasets: {', '.join(about['datasets'] or ['unknown'])}), so no checkpoint can be "
+                             f"selected on validation. Give the training set a validation split with real and fake videos, "
+                             f"or set without_validation=true to keep the last step's checkpoint (train_metrics.json says so).")
+        about["selected_on"] = f"the last step ({problem})" if problem else "validation video AUC"
+        if problem: val_set = None
 
         model = build_model(cfg).to(device)
         if flags["channels_last"]: model = model.to(memory_format=torch.channels_last)
@@ -368,7 +383,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
                 validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live, about)
         bar.close()
         elapsed = time.perf_counter() - t0
-        metrics = {**summary(cfg, state), "train_img_per_s": seen / elapsed if elapsed > 0 else float("nan"), "world_size": world,
+        metrics = {**summary(cfg, state, about), "train_img_per_s": seen / elapsed if elapsed > 0 else float("nan"), "world_size": world,
                    "device": str(device), **{f"effective_{k}": v for k, v in flags.items()}}
         if rank == 0:
             with atomic_write(out/"train_metrics.json") as f: json.dump(metrics, f, indent=2)
@@ -379,12 +394,13 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
         if own_group: dist.destroy_process_group()
 
 # %% ../nbs/50_train.ipynb #b70978d8
-def summary(cfg: TrainConfig, state: dict) -> dict:
+def summary(cfg: TrainConfig, state: dict, about: dict | None = None) -> dict:
     reads = METHODS[cfg.method].reads
     return {"method": cfg.method, "row": METHODS[cfg.method].row, "variant": cfg.variant if "variant" in reads else None,
             "encoder": cfg.encoder if "encoder" in reads else None, "augment": cfg.augment, "datasets": cfg.datasets, "steps": state["step"], "epochs": state["step"] / cfg.epoch_length,
             "images": state["step"] * cfg.batch_size, "final_loss": state["loss"], "last_val_auc": state["val_auc"],
-            "best_val_auc": state["best_auc"], "best_step": state["best_step"]}
+            "best_val_auc": state["best_auc"], "best_step": state["best_step"],
+            "selected_on": (about or {}).get("selected_on", "validation video AUC")}
 
 def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live, about=None):
     "Validation video AUC; then (process 0) the model file if better (described by `about`), the resume point, train_metrics.json."
@@ -399,7 +415,7 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
             if math.isfinite(auc): live.log_metric("val/auc", auc)
         if better: save_model_file(out/BEST, model, cfg, state, about)
         save_resume_point(out/LAST, model, optimizer, scheduler, cfg, state)
-        with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state), f, indent=2)
+        with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state, about), f, indent=2)
         if live: live.make_summary()
     if world > 1: dist.barrier()
 

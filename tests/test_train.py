@@ -91,6 +91,25 @@ def test_bad_checkpoints_are_refused_with_the_reason(tmp_path):
         load_checkpoint(tmp_path/"garbage.pt")
 
 
+def test_a_validation_split_that_cannot_select_stops_before_training(tmp_path):
+    "Empty, or one class only: a clear stop naming the datasets — or, with without_validation, the last step, said so."
+    blend = pytest.importorskip("bigarts.blend")
+    blend.toy_cache(tmp_path/"cache", identities=3, frames=2, size=64, split="train", dataset="toytr")
+    c = blend.toy_cache(tmp_path/"cache", identities=2, frames=2, size=64, split="val", dataset="toyva", fakes=False)
+    c.finalize()
+    cfg = dict(TINY, size=64, epochs=1)
+    with pytest.raises(ValueError, match=r"the validation split holds no frames \(datasets: toytr\).*without_validation=true"):
+        train(TrainConfig(**cfg, datasets=["toytr"]), cache_dir=tmp_path/"cache", out_dir=tmp_path/"a")
+    with pytest.raises(ValueError, match=r"holds only real videos \(datasets: toytr, toyva\)"):
+        train(TrainConfig(**cfg), cache_dir=tmp_path/"cache", out_dir=tmp_path/"b")
+    assert not (tmp_path/"a").exists() and not (tmp_path/"b").exists()            # stopped before any work
+    m = train(TrainConfig(**cfg, without_validation=True), cache_dir=tmp_path/"cache", out_dir=tmp_path/"c")
+    saved = json.loads((tmp_path/"c"/"train_metrics.json").read_text())
+    assert m["selected_on"] == saved["selected_on"] == "the last step (the validation split holds only real videos)"
+    assert saved["best_step"] == saved["steps"] == 2 and math.isnan(saved["best_val_auc"])
+    assert load_checkpoint(tmp_path/"c"/"checkpoint_best.safetensors")[1]["training"]["selected_on"].startswith("the last step")
+
+
 def test_outputs_outside_a_repository(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                                 # DVCLive must work outside git/DVC too
     m = _run(tmp_path/"run", epochs=1)
