@@ -176,6 +176,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'bigarts.faces.box_iou': ('faces.html#box_iou', 'bigarts/faces.py'),
                                'bigarts.faces.choose_face': ('faces.html#choose_face', 'bigarts/faces.py'),
                                'bigarts.faces.crop_face': ('faces.html#crop_face', 'bigarts/faces.py'),
+                               'bigarts.faces.face_under': ('faces.html#face_under', 'bigarts/faces.py'),
                                'bigarts.faces.landmark_model_path': ('faces.html#landmark_model_path', 'bigarts/faces.py'),
                                'bigarts.faces.landmarks_agree': ('faces.html#landmarks_agree', 'bigarts/faces.py'),
                                'bigarts.faces.square_box': ('faces.html#square_box', 'bigarts/faces.py'),

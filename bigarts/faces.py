@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['MARGIN', 'CROP_SIZE', 'square_box', 'crop_face', 'landmark_model_path', 'Landmarker', 'landmarks_agree', 'box_iou',
-           'FaceDetector', 'choose_face', 'video_faces']
+           'FaceDetector', 'choose_face', 'face_under', 'video_faces']
 
 # %% ../nbs/11_faces.ipynb #a2e62173
 MARGIN, CROP_SIZE = 1.3, 256
@@ -175,10 +175,15 @@ def _track(self: FaceDetector, frames: list[np.ndarray], batch: bool | None = No
 FaceDetector.track = _track
 
 # %% ../nbs/11_faces.ipynb #2fa84093
+def face_under(detector: FaceDetector, frame: np.ndarray, crop_box, margin: float = MARGIN) -> bool:
+    "Whether MTCNN's last stage finds a face in the square crop box `crop_box` (a `square_box` of `margin`)."
+    b = np.asarray(crop_box, np.float64); c, s = (b[:2] + b[2:]) / 2, (b[2] - b[0]) / (2 * margin)
+    return len(detector.follow(frame, np.r_[c - s, c + s])[0]) > 0
+
 def video_faces(frames: dict[int, np.ndarray], detector: FaceDetector, landmarker: Landmarker, boxes: dict | None = None,
                 size: int = CROP_SIZE, margin: float = MARGIN, batch: bool | None = None) -> dict:
     "{frame: (crop_box (4,) | None, crop | None, landmarks (68, 2) | None)} for the sampled `frames` {index: RGB}."
-    boxes = boxes or {}
+    boxes = {i: b for i, b in (boxes or {}).items() if i in frames and face_under(detector, frames[i], b, margin)}
     idx = sorted(frames)
     todo = [i for i in idx if i not in boxes]
     tracked = dict(zip(todo, detector.track([frames[i] for i in todo], batch=batch))) if todo else {}

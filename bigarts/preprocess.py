@@ -73,6 +73,10 @@ def process_video(rec: dict, cache: FaceCache, detector, landmarker, every: int 
             if ok: crops[f], lms[f] = crop, lm
         rows = pd.DataFrame(rows).assign(**{k: rec[k] for k in ("video_id", "dataset", "split", "label", "source_id", "identity")}, crop="")
         fails = [_fail(rec, n) for n in reader.notes]
+        unshared = [f for f in sorted(boxes or {}) if f in faces and (faces[f][0] is None or not np.array_equal(faces[f][0], boxes[f]))]
+        if unshared: fails.append(_fail(rec, f"no face under its source-real's box in {len(unshared)} of {len(frames)} sampled frames "
+                                              f"(e.g. {unshared[:3]}): cropped at its own detection, so training takes their M_in "
+                                              f"from the landmarks, not from |x' - x|"))
         if not crops: fails.append(_fail(rec, f"no face detected in any of the {len(frames)} sampled frames"))
         if fails:
             with atomic_write(d/"failures.csv") as fh: pd.DataFrame(fails, columns=FAILURE_COLUMNS).to_csv(fh, index=False)

@@ -104,7 +104,14 @@ def _load(self: ForgeryDataset):
     self.valid = np.array([valid_landmarks(l, self.crop) for l in self.lms], bool)
     at = {(v, f): i for i, (v, f) in enumerate(zip(self.vid, self.frame))}
     src = [at.get((s, f), -1) if y == 1 else -1 for s, f, y in zip(self.source, self.frame, self.label)]
-    self.src = np.array([j if j >= 0 and self.label[j] == 0 else -1 for j in src], int)   # row of a fake's source-real frame
+    src = np.array([j if j >= 0 and self.label[j] == 0 else -1 for j in src], int)   # row of a fake's source-real frame
+    box = rows[["x0", "y0", "x1", "y1"]].to_numpy(np.float64)
+    apart = (src >= 0) & (np.abs(box - box[src]).max(1, initial=0) > 0.5)           # cropped with another box than its real's
+    self.unaligned = [(v, int(f)) for v, f in zip(self.vid[apart], self.frame[apart])]
+    if self.unaligned: warnings.warn(f"ForgeryDataset: {len(self.unaligned)} fake frame(s) of split '{self.split}' were not cropped with "
+                                     f"their source-real's box (e.g. {self.unaligned[:3]}): their M_in is the hull of their landmarks, "
+                                     f"not |x' - x| (all listed in `unaligned`).")
+    self.src = np.where(apart, -1, src)
     self.reals, self.fakes = np.flatnonzero(self.label == 0), np.flatnonzero(self.label == 1)
     self.sources_rr = np.flatnonzero((self.label == 0) & self.valid)             # (Real, Real) sources and partners
     self.sources_fr = np.flatnonzero((self.label == 1) & self.valid & (self.src >= 0))
