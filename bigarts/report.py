@@ -262,15 +262,15 @@ def write_tables(results_dir: str | Path, corpus: dict, profile: str, tables_dir
 # %% ../nbs/70_report.ipynb #f77080c5
 AXES = {"jpeg": "JPEG quality factor", "blur": "Gaussian blur σ (3×3)", "resize": "resize scale", "noise": "Gaussian noise σ"}
 
-def plot_robustness(curves: pd.DataFrame, title: str):
-    "Fig. 9 from rows (perturbation, level, video_auc, frame_auc): one panel per perturbation."
+def plot_robustness(curves: pd.DataFrame, title: str, labels: dict[str, str] | None = None):
+    "Fig. 9 from rows (perturbation, level, dataset, video_auc): one panel per perturbation, one curve per test set (`labels`: dataset → legend text)."
     import matplotlib.pyplot as plt
     names = [n for n in AXES if n in set(curves.perturbation)]
-    fig, axs = plt.subplots(1, len(names), figsize=(3.2*len(names), 3), squeeze=False)
+    fig, axs = plt.subplots(1, len(names), figsize=(3.2*len(names), 3.2), squeeze=False)
     for ax, n in zip(axs[0], names):
-        c = curves[curves.perturbation == n].sort_values("level")
-        ax.plot(c.level, c.video_auc, "o-", label="video AUC"); ax.plot(c.level, c.frame_auc, "s--", alpha=.6, label="frame AUC")
+        for d, c in curves[curves.perturbation == n].groupby("dataset", sort=False):
+            c = c.sort_values("level"); ax.plot(c.level, c.video_auc, "o-", ms=3, label=(labels or {}).get(d, d))
         ax.set(xlabel=AXES[n], ylim=(0, 1.02)); ax.grid(alpha=.3)
-    axs[0][0].set_ylabel("AUC"); axs[0][0].legend(loc="lower left", fontsize=8)
+    axs[0][0].set_ylabel("video AUC"); axs[0][-1].legend(loc="lower left", fontsize=6)
     fig.suptitle(title, fontsize=9); fig.tight_layout()
     return fig

@@ -32,11 +32,11 @@ def auc_row(frames: pd.DataFrame, **setting) -> dict:
 # %% ../nbs/66_robustness.ipynb #c6352e77
 def perturbation_curve(scorer: Scorer, cache: FaceCache | str, name: str, levels: list, datasets: list[str] | None = None,
                        split: str = "test", seed: int = 0) -> pd.DataFrame:
-    "Fig. 9: one row per level of perturbation `name` applied to every face of `split` (of `datasets`)."
+    "Fig. 9: one row per (level, test set): perturbation `name` at that level applied to every face of `split` (of `datasets`), one curve per test set."
     rows = []
     for level in tqdm(levels, desc=name, unit="level"):
-        ds = FrameDataset(cache, split, scorer.size, datasets, transform=perturbation(name, level, seed))
-        rows.append(auc_row(scorer(ds), perturbation=name, level=level))
+        fr = scorer(FrameDataset(cache, split, scorer.size, datasets, transform=perturbation(name, level, seed)))
+        rows += [auc_row(g, perturbation=name, level=level, dataset=d) for d, g in fr.groupby(fr.video_id.str.split("/").str[0])]
     return pd.DataFrame(rows)
 
 # %% ../nbs/66_robustness.ipynb #283a9bb9
