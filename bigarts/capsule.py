@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from .methods import Detector, load_local_weights
+from .methods import Detector, load_weights
 
 # %% auto #0
 __all__ = ['stats_pool', 'squash', 'PrimaryCapsule', 'DynamicRouting', 'CapsuleForensics']
@@ -62,7 +62,7 @@ class CapsuleForensics(Detector):
     def __init__(self, pretrained: str | os.PathLike | None = None, primary: int = 10, iterations: int = 2,
                  noise: float = 0.01, dropout: float = 0.05):
         super().__init__()
-        vgg = load_local_weights(torchvision.models.vgg19(weights=None), pretrained, "VGG-19")
+        vgg = load_weights(torchvision.models.vgg19(weights=None), pretrained, "VGG-19", "vgg19")
         self.vgg = vgg.features[:18]                                   # conv1_1 … relu3_4: 256 channels, stride 4
         self.frozen = pretrained is not None
         if self.frozen: self.vgg.requires_grad_(False)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import Detector, load_local_weights
+from .methods import Detector, load_weights
 from .xception import XceptionBackbone
 
 # %% auto #0
@@ -75,8 +75,8 @@ class GSRM(Detector):
     "GSRM [27]: (B, 3, H, W) in [0, 1] → {'cls': (B,)} from an RGB and an SRM Xception stream with RSA, DCMA and fusion."
     def __init__(self, pretrained: str | os.PathLike | None = None, middle_blocks: int = 8, dropout: float = 0.5):
         super().__init__()
-        self.rgb = load_local_weights(XceptionBackbone(middle_blocks), pretrained, "the Xception backbone")
-        self.hf = load_local_weights(XceptionBackbone(middle_blocks), pretrained, "the Xception backbone")
+        self.rgb = load_weights(XceptionBackbone(middle_blocks), pretrained, "the Xception backbone")
+        self.hf = load_weights(XceptionBackbone(middle_blocks), pretrained, "the Xception backbone")
         self.srm = SRM()
         self.multiscale = nn.ModuleList([SRMFeatures(64), SRMFeatures(128)])
         self.rsa = ResidualSpatialAttention()

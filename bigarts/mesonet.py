@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import Detector, load_local_weights
+from .methods import Detector, load_weights
 
 # %% auto #0
 __all__ = ['conv_relu', 'InceptionLayer', 'MesoInception4']
@@ -42,5 +42,5 @@ class MesoInception4(Detector):
             nn.AdaptiveAvgPool2d(8))                  # identity at 256² input (see above)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(16 * 8 * 8, 16),
                                         nn.LeakyReLU(0.1), nn.Dropout(dropout), nn.Linear(16, 1))
-        load_local_weights(self, pretrained, "MesoInception-4")
+        load_weights(self, pretrained, "MesoInception-4")
     def forward(self, x): return {"cls": self.classifier(self.features(self.normalise(x))).squeeze(1)}

@@ -14,11 +14,11 @@ import torchvision
 from torch import nn
 
 from .core import check_name
-from .model import IMAGENET_MEAN, IMAGENET_STD, BiGArts
+from .model import IMAGENET_MEAN, IMAGENET_STD, BiGArts, read_weights
 
 # %% auto #0
-__all__ = ['TORCHVISION', 'METHODS', 'PAPER_ROW', 'Registered', 'check_image', 'Detector', 'load_local_weights',
-           'replace_last_linear', 'TorchvisionNet', 'BiGArtsRow', 'face_xray', 'Method', 'build_method']
+__all__ = ['TORCHVISION', 'METHODS', 'PAPER_ROW', 'Registered', 'check_image', 'Detector', 'load_weights', 'replace_last_linear',
+           'TorchvisionNet', 'BiGArtsRow', 'face_xray', 'Method', 'build_method']
 
 # %% ../nbs/45_methods.ipynb #486369b4
 class Registered:
@@ -56,17 +56,12 @@ TORCHVISION = {"alexnet": torchvision.models.alexnet, "vgg16": torchvision.model
                "densenet121": torchvision.models.densenet121, "resnet50": torchvision.models.resnet50,
                "resnet18": torchvision.models.resnet18}
 
-def load_local_weights(net: nn.Module, path: str | os.PathLike | None, name: str, strict: bool = True) -> nn.Module:
-    "Load the local state dict at `path` into `net` (nothing is downloaded); `None` keeps the random weights."
-    if path is None: return net
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Weights for {name} not found at {path}: give the path of a local state dict "
-                                f"(nothing is downloaded), or pretrained=None to start from random weights.")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    sd = sd.get("state_dict", sd)
+def load_weights(net: nn.Module, pretrained, name: str, torchvision_name: str | None = None, strict: bool = True) -> nn.Module:
+    "Load the weights `pretrained` names (None / 'none', 'imagenet' for torchvision network `torchvision_name`, or a path; `bigarts.model.read_weights`) into `net`."
+    sd = read_weights(pretrained, name, torchvision_name)
+    if sd is None: return net
     try: net.load_state_dict(sd, strict=strict)
-    except RuntimeError as e: raise ValueError(f"{path} does not hold {name} weights: {e}") from e
+    except RuntimeError as e: raise ValueError(f"{pretrained} does not hold {name} weights: {e}") from e
     return net
 
 def replace_last_linear(net: nn.Module, out_features: int = 1) -> nn.Module:
@@ -83,7 +78,7 @@ class TorchvisionNet(Detector):
     def __init__(self, name: str = "resnet18", pretrained: str | os.PathLike | None = None):
         super().__init__()
         ctor = TORCHVISION[check_name(name, TORCHVISION, "torchvision network")]
-        self.net = replace_last_linear(load_local_weights(ctor(weights=None), pretrained, name))
+        self.net = replace_last_linear(load_weights(ctor(weights=None), pretrained, name, name))
     def forward(self, x): return {"cls": self.net(self.normalise(x)).squeeze(1)}
 
 # %% ../nbs/45_methods.ipynb #e6255dd6
@@ -126,8 +121,9 @@ PAPER_ROW: dict[str, str] = {k: m.row for k, m in METHODS.items()}
 
 # %% ../nbs/45_methods.ipynb #efa6b6dc
 def build_method(method: str, pretrained: str | os.PathLike | None = None, **kwargs) -> nn.Module:
-    "The network of row `method` (a key of `METHODS`), from random or local `pretrained` weights; `arch` = {'method', **kwargs}."
+    "The network of row `method` (a key of `METHODS`), from `pretrained` weights (None / 'none', 'imagenet' or a path); `arch` = {'method', **kwargs}."
     spec = METHODS[check_name(method, METHODS, "method")]
+    if pretrained is not None and str(pretrained).lower() == "none": pretrained = None
     try: model = spec.build(pretrained=pretrained, **kwargs)
     except TypeError as e: raise ValueError(f"Method '{method}' cannot be built with {kwargs}: {e}") from e
     model.__dict__["_arch"] = {"method": method, **{k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}}

@@ -6,6 +6,8 @@
 from __future__ import annotations
 import math
 import os
+import re
+import shutil
 from pathlib import Path
 
 import torch
@@ -16,9 +18,9 @@ from torch import nn
 from .core import check_name
 
 # %% auto #0
-__all__ = ['DECODER_CHANNELS', 'MASK_PRIOR', 'ENCODERS', 'VARIANTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SCSE', 'conv_bn_relu',
-           'DecoderBlock', 'MaskDecoder', 'load_backbone_weights', 'Encoder', 'ClassifierHead', 'BiGArts',
-           'check_input', 'cls_logits', 'stage_shapes', 'parameter_counts', 'bigarts_loss']
+__all__ = ['DECODER_CHANNELS', 'MASK_PRIOR', 'ENCODERS', 'IMAGENET', 'VARIANTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SCSE',
+           'conv_bn_relu', 'DecoderBlock', 'MaskDecoder', 'read_weights', 'load_backbone_weights', 'Encoder',
+           'ClassifierHead', 'BiGArts', 'check_input', 'cls_logits', 'stage_shapes', 'parameter_counts', 'bigarts_loss']
 
 # %% ../nbs/40_model.ipynb #2f06350c
 class SCSE(nn.Module):
@@ -80,14 +82,35 @@ ENCODERS = {  # name: (torchvision constructor, stage cutter, channels at stride
 }
 
 # %% ../nbs/40_model.ipynb #2c8d3bdc
-def load_backbone_weights(net: nn.Module, path: str | os.PathLike, name: str):
-    "Load a local ImageNet state dict into torchvision network `net` (its classifier keys may be absent or differ)."
-    path = Path(path)
+IMAGENET = "imagenet"
+_DENSE_OLD = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+
+def read_weights(pretrained, what: str, torchvision_name: str | None = None) -> dict | None:
+    "The state dict `pretrained` names for `what` (see above): None for random weights."
+    if pretrained is None or str(pretrained).lower() == "none": return None
+    if str(pretrained).lower() == IMAGENET:
+        if torchvision_name is None:
+            raise ValueError(f"torchvision publishes no ImageNet weights for {what}: give pretrained: PATH (a local state dict) or none.")
+        w = torchvision.models.get_model_weights(torchvision_name).DEFAULT
+        folder = Path(torch.hub.get_dir())/"checkpoints"
+        try: sd = w.get_state_dict(progress=True, check_hash=True, weights_only=True)
+        except Exception as e:   # offline with nothing cached, or a damaged download
+            raise FileNotFoundError(f"ImageNet weights for {what} are not in torchvision's cache and could not be fetched "
+                                    f"({type(e).__name__}: {e}): put {Path(w.url).name} (from {w.url}) in {folder}, "
+                                    f"or give pretrained: PATH or none.") from None
+        return {_DENSE_OLD.sub(r"\1\2", k): v for k, v in sd.items()}   # DenseNet's published keys: 'norm.1' → 'norm1'
+    path = Path(pretrained)
     if not path.is_file():
-        raise FileNotFoundError(f"ImageNet weights for {name} not found at {path}: give the path of a local torchvision "
-                                f"state dict (nothing is downloaded), or pretrained=None to start from random weights.")
+        raise FileNotFoundError(f"Weights for {what} not found at {path}: give the path of a local state dict, "
+                                f"'imagenet' (torchvision's published weights) or none (random weights).")
     sd = torch.load(path, map_location="cpu", weights_only=True)
-    sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
+    return sd.get("state_dict", sd) if isinstance(sd, dict) else sd
+
+def load_backbone_weights(net: nn.Module, pretrained, name: str):
+    "Load the ImageNet weights `pretrained` names into torchvision network `name` (its classifier keys may be absent or differ)."
+    sd = read_weights(pretrained, name, name)
+    if sd is None: return
+    path = pretrained
     head = ("fc.", "classifier.")
     own = net.state_dict()
     sd = {k: v for k, v in sd.items() if not k.startswith(head)}
@@ -105,7 +128,7 @@ class Encoder(nn.Module):
         super().__init__()
         ctor, cut, self.channels = ENCODERS[check_name(name, ENCODERS, "encoder")]
         net = ctor(weights=None)
-        if pretrained is not None: load_backbone_weights(net, pretrained, name)
+        load_backbone_weights(net, pretrained, name)
         self.stages = nn.ModuleList(cut(net))
     def forward(self, x):
         feats = []

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import Detector, load_local_weights
+from .methods import Detector, load_weights
 from .xception import XceptionBackbone
 
 # %% auto #0
@@ -46,7 +46,7 @@ class RFM(Detector):
     def __init__(self, pretrained: str | os.PathLike | None = None, boxes: int = 3, box_frac: float = 120 / 224,
                  dropout: float = 0.5):
         super().__init__()
-        self.backbone = load_local_weights(XceptionBackbone(), pretrained, "the Xception backbone")
+        self.backbone = load_weights(XceptionBackbone(), pretrained, "the Xception backbone")
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(2048, 1))
         self.boxes, self.box_frac = boxes, box_frac
 

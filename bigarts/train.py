@@ -41,7 +41,7 @@ class TrainConfig:
     augment: str = "all"             # Table 5: fake kinds trained on — none | real_real | fake_real | all
     datasets: list | None = None     # datasets whose train/val splits are used (None: all in the cache); Table 1: Celeb-DF
     encoder: str = "resnet18"
-    pretrained: str | None = None    # path of local ImageNet weights for the encoder / backbone (never downloaded)
+    pretrained: str | None = None    # none | imagenet (torchvision's weights API and cache) | PATH of a local state dict
     size: int = 256
     batch_size: int = 32             # global batch (divided among DDP processes)
     lr: float = 1e-3

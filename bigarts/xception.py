@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import Detector, load_local_weights
+from .methods import Detector, load_weights
 
 # %% auto #0
 __all__ = ['SeparableConv2d', 'XceptionBlock', 'conv_bn_relu', 'XceptionBackbone', 'XceptionNet']
@@ -62,6 +62,6 @@ class XceptionNet(Detector):
     "XceptionNet [11]: (B, 3, H, W) in [0, 1] → {'cls': (B,)} — backbone, global average pool, dropout 0.5, one logit."
     def __init__(self, pretrained: str | os.PathLike | None = None, dropout: float = 0.5):
         super().__init__()
-        self.backbone = load_local_weights(XceptionBackbone(), pretrained, "the Xception backbone")
+        self.backbone = load_weights(XceptionBackbone(), pretrained, "the Xception backbone")
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(2048, 1))
     def forward(self, x): return {"cls": self.head(self.backbone(self.normalise(x))).squeeze(1)}

@@ -49,6 +49,24 @@ def test_every_run_builds_a_config_and_fills_a_table(profile):
     assert set(stages["partial"]["matrix"]["run"]) <= set(runs) & set(TABLE_RUNS["table7"])
 
 
+def test_every_paper_run_can_take_its_initial_weights(tmp_path, monkeypatch):
+    "Each run of the paper profile names weights its network has: 'imagenet' only where torchvision publishes them (no download here)."
+    import torch
+    from bigarts.runs import run_config
+    from bigarts.train import build_model
+    def offline(*a, **k): raise OSError("offline (test)")
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    hub = torch.hub.get_dir(); torch.hub.set_dir(str(tmp_path))
+    corpus = {"datasets": {"a": {"stands_in_for": "Celeb-DF"}, "b": {"stands_in_for": "FF++"}}}
+    try:
+        for r in yaml.safe_load(PARAMS.read_text())["runs"]["common"]:
+            cfg = run_config(r, corpus, PARAMS, "paper")
+            if cfg.pretrained == "imagenet":
+                with pytest.raises(FileNotFoundError, match=f"put .* in {tmp_path}"): build_model(cfg)   # torchvision has them
+            else: assert cfg.pretrained in (None, "none"), (r, cfg.pretrained)
+    finally: torch.hub.set_dir(hub)
+
+
 def test_train_section_builds_a_config():
     from bigarts.train import TrainConfig
     for p in PROFILES:
