@@ -163,3 +163,16 @@ def test_a_wrong_added_folder_stops_before_any_work(repro, tmp_path):
         r = _corpus_stage(repo, tmp_path, params)
         assert r.returncode != 0 and expect in r.stdout + r.stderr, (expect, r.stderr[-2000:])
         assert not (tmp_path / "corpus" / "index.csv").exists() and not any((tmp_path / "corpus").glob("syn-*"))
+
+
+def test_the_pipeline_model_file_says_what_it_is_and_every_score_names_it(repro):
+    "train@both writes a safetensors model file that records its data and profile; evaluate names its SHA-256 in every output."
+    import pandas as pd
+    from bigarts.checkpoint import describe, load_checkpoint
+    repo = repro["repo"]
+    _, meta = load_checkpoint(repo / "models/both/checkpoint_best.safetensors")
+    assert meta["training"] == {"datasets": ["syn-celebdf"], "synthetic": True, "profile": "demo",
+                                "selected_on": "validation video AUC"}
+    model = json.loads((repo / "results/metrics/both.json").read_text())["model"]
+    assert model["sha256"] == meta["sha256"] and model["description"] == describe(meta)
+    assert set(pd.read_csv(repo / "results/scores/both/videos.csv").model_sha256) == {meta["sha256"]}
