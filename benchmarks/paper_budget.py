@@ -165,7 +165,8 @@ def main(argv=None) -> int:
     runs = paper_runs(a.params, a.runs.split(",") if a.runs else None)
     small = dict(size=a.size or 64, batch_size=a.batch or 8, workers=0) if not cuda else \
         {k: v for k, v in (("size", a.size), ("batch_size", a.batch)) if v}
-    measured_as = {run: dataclasses.replace(cfg, **small) for run, (cfg, _) in runs.items()}   # the projection keeps the paper's
+    # measured from random weights (the initial weights do not change the speed; nothing is fetched); the projection keeps the paper's
+    measured_as = {run: dataclasses.replace(cfg, pretrained=None, **small) for run, (cfg, _) in runs.items()}
     work = Path(tempfile.mkdtemp(prefix="paper_budget_"))
     pre_every = int(load_params("preprocess", "paper", a.params).get("every", 10))
     t = time.perf_counter()
