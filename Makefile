@@ -4,7 +4,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 BIN   := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
-# torch/torchvision pinned to the releases verified on the project's machines (DESIGN.md §9).
+# torch/torchvision pinned to the releases verified on the project's machines (the CPU wheels pip finds for Python 3.11).
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: install demo test clean-venv
