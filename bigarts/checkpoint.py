@@ -37,7 +37,9 @@ def plain(x):
     if isinstance(x, np.generic): return x.item()
     if isinstance(x, dict): return {k: plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)): return type(x)(plain(v) for v in x)
-    if isinstance(x, PLAIN): return x if type(x) in PLAIN else type(x).__mro__[1](x) if isinstance(x, (str, int, float)) else x
+    if isinstance(x, torch.Tensor) or type(x) in PLAIN: return x
+    for t in (bool, int, float, str):   # a subclass (torch's version string is a `str`) as its plain base
+        if isinstance(x, t): return t(x)
     raise TypeError(f"A checkpoint holds tensors and plain values only, not {type(x).__name__}: {x!r:.80}")
 
 # %% ../nbs/51_checkpoint.ipynb #ef3e8aaa
