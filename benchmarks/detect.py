@@ -1,6 +1,6 @@
 """`bigarts detect` throughput: videos per minute on 10-second 720p clips (1280×720, 30 fps, 300 frames, H.264).
 
-Clips: real/fake pairs from the synthetic corpus generator (`bigarts.synth.make_pair`, rendered at 640×360),
+Clips: real/fake pairs from the synthetic stand-in generator (`bigarts.synth.make_pair`, rendered at 640×360),
 up-scaled to 720p and encoded with `bigarts.video.write_video`. Each is scored as `bigarts detect` does
 (1 frame in `--every`, MTCNN tracking, ×1.3 crop, the network). Two networks:
   * `demo`: the demo model `models/both/checkpoint_best.safetensors` (trained at 64², as `make demo` does); where it does
@@ -35,12 +35,10 @@ def make_clips(out: Path, n: int, frames: int, fps: int = 30) -> list[Path]:
     bases, size = synth.base_faces(), synth.Size(frames=frames, width=640, height=360, split_identities=3, test_identities=2, clips=1)
     paths = []
     for k in range((n + 1) // 2):
-        real, fake = synth.make_pair(out/"src", "syn-celebdf", synth.get_mix("syn-celebdf"), size, k, bases[k % len(bases)],
-                                     bases[(k + 1) % len(bases)], k)
-        for row in (real, fake)[: n - len(paths)]:
-            src = out/"src/syn-celebdf/videos"/f"{row['name']}.mp4"
-            p = out/f"{row['name']}_720p.mp4"
-            write_video(p, (cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in synth.read_video(src)), fps=fps, crf=23)
+        pair = synth.make_pair(synth.get_mix("celebdf"), size, 0, f"clip{k}", bases[k % len(bases)], bases[(k + 1) % len(bases)])
+        for kind in ("real", "fake")[: n - len(paths)]:
+            p = out/f"{kind}{k}_720p.mp4"
+            write_video(p, (cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in pair[kind]), fps=fps, crf=23)
             paths.append(p)
     return paths
 

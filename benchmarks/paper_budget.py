@@ -124,8 +124,8 @@ def face_cache(work: Path, size: int, device: str, workers: int) -> Path:
     "A face cache of the synthetic corpus's Celeb-DF stand-in (size tiny) at `size`², built with the real pipeline."
     from bigarts import datasets, synth
     from bigarts.preprocess import preprocess
-    synth.build_corpus(work/"corpus", synth.SynthConfig(seed=0, size="tiny", datasets=("syn-celebdf",), workers=workers))
-    preprocess(datasets.index_corpus(work/"corpus"), work/"faces", every=1, size=size, workers=1, device=device,
+    synth.build_corpus(work/"corpus", synth.SynthConfig(seed=0, size="tiny", datasets=("celebdf",), workers=workers))
+    preprocess(datasets.index_dataset("celebdf", work/"corpus"/datasets.DATASETS["celebdf"].folder), work/"faces", every=1, size=size, workers=1, device=device,
                progress=False, crop_format="bmp")
     return work/"faces"
 

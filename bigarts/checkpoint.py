@@ -177,12 +177,11 @@ def save_model_file(path, model, config, state: dict, training: dict | None = No
     with atomic_write(path, "wb") as f: f.write(data)
 
 # %% ../nbs/51_checkpoint.ipynb #482983c5
-def training_record(datasets, profile: str | None = None) -> dict:
-    "{'datasets', 'synthetic': True if all are the synthetic corpus's (syn-…), False if all are real adapters, else None, 'profile'}."
-    from bigarts.datasets import DATASETS
+def training_record(datasets, profile: str | None = None, synthetic: bool | None = None) -> dict:
+    """{'datasets', 'synthetic', 'profile'}. `synthetic`: whether the training data was the synthetic corpus (the corpus
+    stage says so in `corpus.json`); not given, True only for the `syn-…` names of earlier kits' synthetic sets, else unknown."""
     names = [datasets] if isinstance(datasets, str) else [str(n) for n in datasets or []]
-    synthetic = (True if names and all(n.startswith("syn-") for n in names) else
-                 False if names and all(n in DATASETS and n != "synthetic" for n in names) else None)
+    if synthetic is None and names and all(n.startswith("syn-") for n in names): synthetic = True
     return {"datasets": names or None, "synthetic": synthetic, "profile": profile}
 
 def describe(meta: dict) -> str:

@@ -15,9 +15,9 @@ from .core import atomic_write, check_name
 from .video import IMAGE_SUFFIXES
 
 # %% auto #0
-__all__ = ['INDEX_COLUMNS', 'VIDEO_SUFFIXES', 'SPLITS', 'DATASETS', 'ADDED_LAYOUT', 'LayoutError', 'Adapter', 'register',
-           'videos_in', 'row', 'check_layout', 'split_groups', 'read_celebdf_test_list', 'read_celebdf', 'read_ffpp',
-           'read_dfd', 'read_dfdcp', 'read_uadfv', 'sequence_dirs', 'read_wilddeepfake', 'read_synthetic',
+__all__ = ['INDEX_COLUMNS', 'VIDEO_SUFFIXES', 'SPLITS', 'DATASETS', 'PAPER_NAME', 'ADDED_LAYOUT', 'LayoutError', 'Adapter',
+           'register', 'videos_in', 'row', 'check_layout', 'split_groups', 'read_celebdf_test_list', 'read_celebdf',
+           'read_ffpp', 'read_dfd', 'read_dfdcp', 'read_uadfv', 'sequence_dirs', 'read_wilddeepfake', 'read_own',
            'check_index', 'index_dataset', 'index_corpus', 'index_added', 'problems_path', 'write_index', 'read_index',
            'main']
 
@@ -34,12 +34,15 @@ class Adapter:
     read: Callable            # (root: Path, **kw) -> (rows: list[dict], problems: list[(path, reason)])
     layout: str               # what the root must hold, shown in every layout error
     required: tuple = ()      # paths relative to the root that must exist
+    paper: str = ""           # the paper's name of the dataset (its table column); '' for your own folders
+    folder: str = ""          # the folder name the dataset ships under (the paper profile's roots, the demo's stand-ins)
+    crops: bool = False       # frames are face crops already (no face detection and cropping)
 
 DATASETS: dict[str, Adapter] = {}
 
-def register(name: str, layout: str, required: tuple = ()):
-    "Decorator: register an adapter under `name`."
-    def deco(fn): DATASETS[name] = Adapter(fn, layout, required); return fn
+def register(name: str, layout: str, required: tuple = (), **kw):
+    "Decorator: register an adapter under `name` (`kw`: `paper`, `folder`, `crops` of `Adapter`)."
+    def deco(fn): DATASETS[name] = Adapter(fn, layout, required, **kw); return fn
     return deco
 
 # %% ../nbs/12_datasets.ipynb #f4f42ec3
@@ -88,23 +91,23 @@ def read_celebdf_test_list(path: Path) -> dict[str, int]:
 
 # %% ../nbs/12_datasets.ipynb #24a2659e
 @register("celebdf", layout="  ROOT/Celeb-real/idA_NNNN.mp4\n  ROOT/Celeb-synthesis/idA_idB_NNNN.mp4\n  ROOT/YouTube-real/NNNNN.mp4\n  ROOT/List_of_testing_videos.txt   ('1 Celeb-real/id0_0000.mp4' per line; 1 = real, 0 = fake)",
-          required=("Celeb-real", "Celeb-synthesis", "YouTube-real", "List_of_testing_videos.txt"))
+          required=("Celeb-real", "Celeb-synthesis", "YouTube-real", "List_of_testing_videos.txt"), paper="Celeb-DF", folder="Celeb-DF-v2")
 def read_celebdf(root: Path, val_frac: float = 0.2):
     test = read_celebdf_test_list(root/"List_of_testing_videos.txt")
     vids = {f"{d}/{p.stem}": p for d in ("Celeb-real", "YouTube-real", "Celeb-synthesis") for p in videos_in(root/d)}
     problems = [(str(root/"List_of_testing_videos.txt"), f"lists {k} which is not on disk") for k in test if k not in vids]
     def info(k):
         d, n = k.split("/")
-        if d == "YouTube-real": return 0, "", f"celebdf/youtube_{n}", k
+        if d == "YouTube-real": return 0, "", f"celebdf/youtube_{n}"
         a, *rest = n.split("_")
-        if d == "Celeb-real": return 0, "", f"celebdf/{a}", k
+        if d == "Celeb-real": return 0, "", f"celebdf/{a}"
         src = f"Celeb-real/{a}_{rest[-1]}"
-        return 1, (src if src in vids else ""), f"celebdf/{a}", src
+        return 1, (src if src in vids else ""), f"celebdf/{a}"
     groups: dict[str, list] = {}
     for k in vids:
-        if k not in test: groups.setdefault(info(k)[3], []).append(k)
+        if k not in test: groups.setdefault(info(k)[2], []).append(k)
     split = split_groups(groups, val_frac)
-    rows = [row("celebdf", k, "test" if k in test else split[info(k)[3]], *info(k)[:1], p, *info(k)[1:3]) for k, p in vids.items()]
+    rows = [row("celebdf", k, "test" if k in test else split[info(k)[2]], *info(k)[:1], p, *info(k)[1:]) for k, p in vids.items()]
     return rows, problems
 
 # %% ../nbs/12_datasets.ipynb #fb0b3dcd
@@ -112,7 +115,7 @@ def _ffpp_split_dir(root: Path) -> Path:
     return root/"splits" if (root/"splits"/"test.json").exists() else root
 
 @register("ffpp", layout="  ROOT/original_sequences/youtube/c23/videos/XXX.mp4\n  ROOT/manipulated_sequences/Deepfakes/c23/videos/XXX_YYY.mp4\n  ROOT/splits/{train,val,test}.json  (or ROOT/{train,val,test}.json; lists of [XXX, YYY] pairs)",
-          required=("original_sequences/youtube/c23/videos", "manipulated_sequences/Deepfakes/c23/videos"))
+          required=("original_sequences/youtube/c23/videos", "manipulated_sequences/Deepfakes/c23/videos"), paper="FF++", folder="FaceForensics++")
 def read_ffpp(root: Path, compression: str = "c23", method: str = "Deepfakes"):
     sd = _ffpp_split_dir(root)
     for s in SPLITS:
@@ -138,7 +141,7 @@ def read_ffpp(root: Path, compression: str = "c23", method: str = "Deepfakes"):
 
 # %% ../nbs/12_datasets.ipynb #173b2cd7
 @register("dfd", layout="  ROOT/original_sequences/actors/c23/videos/TT__scene.mp4\n  ROOT/manipulated_sequences/DeepFakeDetection/c23/videos/TT_SS__scene__CODE.mp4",
-          required=("original_sequences/actors/c23/videos", "manipulated_sequences/DeepFakeDetection/c23/videos"))
+          required=("original_sequences/actors/c23/videos", "manipulated_sequences/DeepFakeDetection/c23/videos"), paper="DFD", folder="FaceForensics++")
 def read_dfd(root: Path, compression: str = "c23"):
     reals = {p.stem: p for p in videos_in(root/"original_sequences/actors"/compression/"videos")}
     rows = [row("dfd", f"actors/{n}", "test", 0, p, "", f"dfd/{n.split('__')[0]}") for n, p in reals.items()]
@@ -149,8 +152,8 @@ def read_dfd(root: Path, compression: str = "c23"):
         rows.append(row("dfd", f"DeepFakeDetection/{p.stem}", "test", 1, p, f"actors/{src}" if src in reals else "", f"dfd/{target}"))
     return rows, []
 
-@register("dfdcp", layout="  ROOT/dataset.json   ({'method_A/.../x.mp4': {'label': 'fake', 'set': 'test', 'original': ...}, ...})\n  ROOT/original_videos/..., ROOT/method_A/..., ROOT/method_B/...  (the paths named in dataset.json)",
-          required=("dataset.json",))
+@register("dfdcp", layout="  ROOT/dataset.json   ({'method_A/<id>/<id>_X/<other>_<id>_X_NNN.mp4': {'label': 'fake', 'set': 'test', ...}, ...})\n  ROOT/original_videos/<id>/<id>_X_NNN.mp4, ROOT/method_A/..., ROOT/method_B/...  (the paths named in dataset.json)",
+          required=("dataset.json",), paper="DFDC-P", folder="dfdc_preview_set")
 def read_dfdcp(root: Path):
     meta = json.loads((root/"dataset.json").read_text())
     name = lambda k: k.rsplit(".", 1)[0]
@@ -161,13 +164,12 @@ def read_dfdcp(root: Path):
         if lab not in ("real", "fake", "0", "1"): problems.append((str(root/k), f"dataset.json label {v.get('label')!r} is neither real nor fake")); continue
         if not (root/k).exists(): problems.append((str(root/k), "listed in dataset.json but not on disk")); continue
         fake = lab in ("fake", "1")
-        orig = v.get("original") or ""
-        src = orig if orig in meta else by_base.get(Path(orig).name, "") if orig else ""
-        src = name(src) if fake and src and (root/src).exists() else ""
+        src = by_base.get(Path(k).name.split("_", 1)[-1], "") if fake else ""     # <other>_<id>_X_NNN.mp4 → <id>_X_NNN.mp4
+        src = name(src) if src and (root/src).exists() else ""
         rows.append(row("dfdcp", name(k), "test", fake, root/k, src, f"dfdcp/{src or name(k)}"))
     return rows, problems
 
-@register("uadfv", layout="  ROOT/real/NNNN.mp4\n  ROOT/fake/NNNN_fake.mp4", required=("real", "fake"))
+@register("uadfv", layout="  ROOT/real/NNNN.mp4\n  ROOT/fake/NNNN_fake.mp4", required=("real", "fake"), paper="UADFV", folder="UADFV")
 def read_uadfv(root: Path):
     reals = {p.stem: p for p in videos_in(root/"real")}
     rows = [row("uadfv", f"real/{n}", "test", 0, p, "", f"uadfv/{n}") for n, p in reals.items()]
@@ -191,16 +193,18 @@ def _dftimit(root: Path, quality: str, name: str):
     return rows, problems
 
 _TIMIT = "  ROOT/DeepfakeTIMIT/{q}/<id>/<sentence>-video-<other>.avi\n  ROOT/VidTIMIT/<id>/video/<sentence>/001, 002, …  (frames)"
-register("dftimit_lq", _TIMIT.format(q="lower_quality"), ("DeepfakeTIMIT/lower_quality", "VidTIMIT"))(lambda root: _dftimit(root, "lower_quality", "dftimit_lq"))
-register("dftimit_hq", _TIMIT.format(q="higher_quality"), ("DeepfakeTIMIT/higher_quality", "VidTIMIT"))(lambda root: _dftimit(root, "higher_quality", "dftimit_hq"))
+register("dftimit_lq", _TIMIT.format(q="lower_quality"), ("DeepfakeTIMIT/lower_quality", "VidTIMIT"), paper="DT-LQ", folder="DeepfakeTIMIT")(
+    lambda root: _dftimit(root, "lower_quality", "dftimit_lq"))
+register("dftimit_hq", _TIMIT.format(q="higher_quality"), ("DeepfakeTIMIT/higher_quality", "VidTIMIT"), paper="DT-HQ", folder="DeepfakeTIMIT")(
+    lambda root: _dftimit(root, "higher_quality", "dftimit_hq"))
 
 def sequence_dirs(folder: Path) -> list[Path]:
     "Folders under `folder` (itself included) that directly hold image files."
     img = lambda p: p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""}
     return sorted(d for d in [folder, *folder.rglob("*")] if d.is_dir() and any(img(f) for f in d.iterdir()))
 
-@register("wilddeepfake", layout="  ROOT/real_test/<...>/<sequence>/*.png\n  ROOT/fake_test/<...>/<sequence>/*.png\n  (ROOT/real_train/, ROOT/fake_train/ optional; extract the .tar.gz archives first)",
-          required=("real_test", "fake_test"))
+@register("wilddeepfake", layout="  ROOT/real_test/<archive>/real/<sequence>/<frame>.png\n  ROOT/fake_test/<archive>/fake/<sequence>/<frame>.png\n  (ROOT/real_train/, ROOT/fake_train/ optional; extract the .tar.gz archives first)",
+          required=("real_test", "fake_test"), paper="WildDeepFake", folder="WildDeepFake", crops=True)
 def read_wilddeepfake(root: Path):
     rows = []
     for sub in ("real_train", "fake_train", "real_test", "fake_test"):
@@ -211,13 +215,13 @@ def read_wilddeepfake(root: Path):
     return rows, []
 
 # %% ../nbs/12_datasets.ipynb #c2b7f1ee
-@register("synthetic", layout="  ROOT/split.csv   (columns name,label,split,source,identity; label 1 fake; source = source-real name for fakes)\n  ROOT/videos/<name>.mp4",
+@register("own", layout="  ROOT/split.csv   (columns name,label,split,source,identity; label 1 fake; source = source-real name for fakes)\n  ROOT/videos/<name>.mp4",
           required=("split.csv", "videos"))
-def read_synthetic(root: Path):
+def read_own(root: Path):
     name = root.resolve().name
     df = pd.read_csv(root/"split.csv", dtype=str, keep_default_na=False)
     miss = {"name", "label", "split", "source", "identity"} - set(df.columns)
-    if miss: raise LayoutError(f"synthetic: {root/'split.csv'} lacks column(s) {', '.join(sorted(miss))}. Expected layout:\n{DATASETS['synthetic'].layout}")
+    if miss: raise LayoutError(f"own: {root/'split.csv'} lacks column(s) {', '.join(sorted(miss))}. Expected layout:\n{DATASETS['own'].layout}")
     files = {p.stem: p for p in videos_in(root/"videos")}
     rows, problems = [], []
     for r in df.itertuples():
@@ -249,15 +253,17 @@ def index_dataset(name: str, root, **kw) -> pd.DataFrame:
     df.attrs["problems"] = problems
     return df
 
+PAPER_NAME = {n: a.paper for n, a in DATASETS.items() if a.paper}   # adapter name → the paper's name of the dataset
+
 def index_corpus(root) -> pd.DataFrame:
-    "Index every synthetic dataset under `root` (each a folder with a split.csv); folders without one are listed as problems."
+    "Index every dataset under `root` in the `own` layout (each a folder with a split.csv); folders without one are listed as problems."
     root = Path(root)
-    if not root.is_dir(): raise LayoutError(f"synthetic corpus root {root} does not exist. Expected: ROOT/<dataset>/split.csv and ROOT/<dataset>/videos/ (run `bigarts synth --out {root}`)")
+    if not root.is_dir(): raise LayoutError(f"folder {root} does not exist. Expected: ROOT/<dataset>/split.csv and ROOT/<dataset>/videos/")
     parts, problems = [], []
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         if not (d/"split.csv").exists(): problems.append((str(d/"split.csv"), "missing: folder skipped")); continue
-        df = index_dataset("synthetic", d); parts.append(df); problems += df.attrs["problems"]
-    if not parts: raise LayoutError(f"no synthetic dataset under {root}: expected folders ROOT/<dataset>/ each holding split.csv and videos/")
+        df = index_dataset("own", d); parts.append(df); problems += df.attrs["problems"]
+    if not parts: raise LayoutError(f"no dataset under {root}: expected folders ROOT/<dataset>/ each holding split.csv and videos/")
     df = pd.concat(parts, ignore_index=True); check_index(df, f"corpus {root}")
     df.attrs["problems"] = problems
     return df
@@ -270,7 +276,7 @@ def index_added(folders, taken=(), where: str = "the added folders") -> pd.DataF
     `.attrs`: 'problems' (videos listed but not usable), 'folders' (dataset → its folder)."""
     if isinstance(folders, (str, os.PathLike)) or not isinstance(folders, (list, tuple)):
         raise LayoutError(f"{where} must be a list of folders, e.g. [my_videos], got {folders!r}.")
-    owner, parts = {n: "the synthetic corpus" for n in taken}, []
+    owner, parts = {n: "the corpus" for n in taken}, []
     for d in map(Path, folders):
         if not d.is_dir(): raise LayoutError(f"{where}: folder {d} does not exist. Expected the corpus layout {ADDED_LAYOUT}.")
         df = index_corpus(d)
@@ -305,7 +311,7 @@ def read_index(path) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     "`bigarts index --dataset NAME --root DIR --out FILE.csv`: write the video index and print its counts."
     ap = argparse.ArgumentParser(prog="bigarts index", description="List the videos of a dataset with split, label and source-real id.")
-    ap.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}; 'corpus' indexes a whole synthetic corpus")
+    ap.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}; 'corpus' indexes a folder of datasets in the `own` layout")
     ap.add_argument("--root", required=True, help="the dataset's folder")
     ap.add_argument("--out", required=True, help="CSV file to write")
     a = ap.parse_args(argv)

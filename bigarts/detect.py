@@ -84,7 +84,7 @@ def training_data(meta: dict, checkpoint=None) -> dict:
     names = (meta.get("training") or {}).get("datasets") or (meta.get("config") or {}).get("datasets")
     if not names and checkpoint is not None: names = dvc_training_datasets(checkpoint)
     if not names: return dict(datasets=None, synthetic=None, label="training data: unknown", short="training data: unknown")
-    rec = training_record(names)
+    rec = training_record(names, synthetic=(meta.get("training") or {}).get("synthetic"))
     names, synthetic = rec["datasets"], rec["synthetic"]
     short = ({True: "trained on synthetic data", False: "trained on real data"}.get(synthetic)
              or "trained on: " + ", ".join(names[:3]) + (" …" if len(names) > 3 else ""))

@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['MARGIN', 'CROP_SIZE', 'square_box', 'crop_face', 'landmark_model_path', 'Landmarker', 'landmarks_agree', 'box_iou',
-           'FaceDetector', 'choose_face', 'face_under', 'video_faces']
+           'FaceDetector', 'choose_face', 'face_under', 'video_faces', 'crop_faces']
 
 # %% ../nbs/11_faces.ipynb #a2e62173
 MARGIN, CROP_SIZE = 1.3, 256
@@ -198,4 +198,15 @@ def video_faces(frames: dict[int, np.ndarray], detector: FaceDetector, landmarke
         lm = landmarker(crop)
         if eyes is not None and not landmarks_agree(lm, (eyes - cb[:2]) * size / (cb[2] - cb[0])): lm = np.full((68, 2), np.nan, np.float32)
         out[i] = (cb, crop, lm)
+    return out
+
+# %% ../nbs/11_faces.ipynb #d3d85517
+def crop_faces(frames: dict[int, np.ndarray], landmarker: Landmarker, size: int = CROP_SIZE) -> dict:
+    "`video_faces` for frames that are face crops already: {frame: (central-square box (4,), crop, landmarks (68, 2))}."
+    out = {}
+    for i, f in sorted(frames.items()):
+        h, w = f.shape[:2]; s = min(h, w); x0, y0 = (w - s) // 2, (h - s) // 2
+        box = np.array([x0, y0, x0 + s, y0 + s], np.float64)
+        crop = crop_face(f, box, size)
+        out[i] = (box, crop, landmarker(crop))
     return out

@@ -55,7 +55,8 @@ def _fail(rec, reason: str) -> dict:
 def process_video(rec: dict, cache: FaceCache, detector, landmarker, every: int = 10, size: int = 256,
                   boxes: dict | None = None, batch: bool | None = None) -> list[dict]:
     "Preprocess one index row `rec` into `cache`; return its failure records (each with a reason)."
-    from bigarts.faces import video_faces
+    from bigarts.datasets import DATASETS
+    from bigarts.faces import crop_faces, video_faces
     d = cache.video_dir(rec["video_id"])
     for p in (d/"failures.csv", *d.glob(".*.tmp")): p.unlink(missing_ok=True)   # what an attempt killed part-way left
     try:
@@ -64,7 +65,8 @@ def process_video(rec: dict, cache: FaceCache, detector, landmarker, every: int 
     except VideoError as e:
         fails = [_fail(rec, f"unreadable: {e}")]
     else:
-        faces = video_faces(frames, detector, landmarker, boxes=boxes, size=size, batch=batch)
+        if getattr(DATASETS.get(rec["dataset"]), "crops", False): faces = crop_faces(frames, landmarker, size)   # WildDeepFake: crops already
+        else: faces = video_faces(frames, detector, landmarker, boxes=boxes, size=size, batch=batch)
         rows, crops, lms = [], {}, {}
         for f, (cb, crop, lm) in sorted(faces.items()):
             ok = cb is not None
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     from bigarts.datasets import DATASETS, index_dataset, index_corpus, read_index, LayoutError
     ap = argparse.ArgumentParser(prog="bigarts preprocess", description="Detect, crop and landmark the faces of a dataset into a face cache.")
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", help=f"one of: {', '.join(DATASETS)}; 'corpus' for a whole synthetic corpus (needs --root)")
+    src.add_argument("--dataset", help=f"one of: {', '.join(DATASETS)}; 'corpus' for a folder of datasets in the `own` layout (needs --root)")
     src.add_argument("--index", help="an index CSV written by `bigarts index` instead of --dataset/--root")
     ap.add_argument("--root", help="the dataset's folder")
     ap.add_argument("--out", required=True, help="face cache folder")

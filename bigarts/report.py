@@ -11,17 +11,16 @@ import pandas as pd
 
 from .core import atomic_write
 from .evaluate import run_outputs
+from .datasets import PAPER_NAME
 from .methods import PAPER_ROW
 
 # %% auto #0
-__all__ = ['PAPER_DATASETS', 'PAPER_NAME', 'PAPER', 'PAPER_COLUMNS', 'PAPER_AVG', 'RUN_OF_METHOD', 'CELEBDF_ROWS', 'TABLE_RUNS',
-           'CAPTIONS', 'MEASURES', 'AXES', 'cross_dataset_table', 'write_table', 'metric_table', 'table_title',
-           'read_run_metrics', 'stand_in', 'frame_note', 'write_tables', 'plot_robustness']
+__all__ = ['PAPER_DATASETS', 'PAPER', 'PAPER_COLUMNS', 'PAPER_AVG', 'RUN_OF_METHOD', 'CELEBDF_ROWS', 'TABLE_RUNS', 'CAPTIONS',
+           'MEASURES', 'AXES', 'cross_dataset_table', 'write_table', 'metric_table', 'table_title', 'read_run_metrics',
+           'stand_in', 'frame_note', 'write_tables', 'plot_robustness']
 
 # %% ../nbs/70_report.ipynb #0b36e02d
 PAPER_DATASETS = ["UADFV", "DT-LQ", "DT-HQ", "FF++", "DFD", "DFDC-P", "Celeb-DF"]
-PAPER_NAME = {"uadfv": "UADFV", "dftimit_lq": "DT-LQ", "dftimit_hq": "DT-HQ", "ffpp": "FF++", "dfd": "DFD",
-              "dfdcp": "DFDC-P", "celebdf": "Celeb-DF", "wilddeepfake": "WildDeepFake"}  # adapter name → the paper's column
 _METHODS = list(PAPER_ROW.values())   # the rows of Tables 1–4 in the paper's order: the method registry's
 
 def _rows(names, text):

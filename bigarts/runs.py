@@ -24,7 +24,7 @@ def read_runs(params_file: str | Path = "params.yaml", profile: str | None = Non
     return runs
 
 def dataset_for(paper_name: str, corpus: dict) -> str:
-    "The dataset of the corpus that plays the paper's dataset `paper_name` (e.g. 'Celeb-DF' → 'syn-celebdf' on the synthetic corpus)."
+    "The dataset of the corpus that plays the paper's dataset `paper_name` (e.g. 'Celeb-DF' → 'celebdf')."
     sif = {n: d["stands_in_for"] for n, d in corpus["datasets"].items()}
     name = stand_in(paper_name, sif)
     if name is None: raise ParamsError(f"No dataset of the corpus stands in for '{paper_name}'. The corpus has: "

@@ -7,23 +7,26 @@ from __future__ import annotations
 import argparse, csv, dataclasses, hashlib, io, json, os, sys, time
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator
 
 from .core import atomic_write, check_name
+from .datasets import DATASETS
 from .faces import landmark_model_path
+from .video import write_video
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'PORTRAIT', 'CANON', 'UPSAMPLERS', 'MASKS', 'BLENDS', 'MIXES', 'TRAIN_DATASET', 'SIZES', 'FPS',
-           'SPLIT_COLUMNS', 'CORPUS_VERSION', 'dlib_models', 'dlib_landmarks', 'package_photos', 'folder_photos',
+__all__ = ['IMAGE_SUFFIXES', 'PORTRAIT', 'CANON', 'UPSAMPLERS', 'MASKS', 'BLENDS', 'MIXES', 'SIZES', 'FPS', 'NATIVE',
+           'TRUTH_COLUMNS', 'CORPUS_VERSION', 'dlib_models', 'dlib_landmarks', 'package_photos', 'folder_photos',
            'apply_affine', 'invert_affine', 'compose', 'similarity', 'piecewise_affine', 'Face', 'face_width',
            'head_matte', 'make_portrait', 'base_faces', 'morph_landmarks', 'skin_mask', 'restyle', 'make_identity',
            'background', 'head_motion', 'render_real', 'canonical_transform', 'align_source', 'transposed_conv2x',
            'upsample', 'synthesize', 'color_transfer', 'face_mask', 'blend', 'swap_frame', 'Mix', 'get_mix',
-           'draw_choice', 'Size', 'get_size', 'rng_for', 'identity_splits', 'write_video', 'read_video', 'make_pair',
-           'SynthConfig', 'make_identities', 'plan_dataset', 'write_split', 'build_corpus', 'detection_rates',
+           'draw_choice', 'Size', 'get_size', 'rng_for', 'identity_splits', 'make_pair', 'write_clip', 'read_clip',
+           'crop_pair', 'Native', 'SynthConfig', 'make_identities', 'plan_dataset', 'build_corpus', 'detection_rates',
            'face_crop', 'main']
 
 # %% ../nbs/15_synth.ipynb #771be416
@@ -357,7 +360,6 @@ def swap_frame(frame: np.ndarray, lms: np.ndarray, aligned: np.ndarray, canon_lm
 @dataclasses.dataclass(frozen=True)
 class Mix:
     "A synthetic dataset's manipulation mix: each video draws its settings from these choices and ranges."
-    stands_in_for: str
     upsamplers: tuple[str, ...]
     res: tuple[int, int]                      # generator resolution (px of the CANON square), range
     masks: tuple[str, ...]
@@ -372,21 +374,20 @@ class Mix:
 
 # %% ../nbs/15_synth.ipynb #d954ae12
 MIXES: dict[str, Mix] = {
-    "syn-celebdf": Mix("Celeb-DF", ("bilinear", "transposed"), (40, 64), ("hull", "ellipse"), ("alpha", "poisson"),
-                       feather=(0.03, 0.06), color_match=(0.75, 1.0), jpeg=(88, 98), splits=True),
-    "syn-ffpp": Mix("FF++", ("nearest", "bilinear"), (32, 48), ("inner", "hull"), ("alpha",),
-                    feather=(0.01, 0.03), color_match=(0.4, 0.8), jpeg=(75, 90), splits=True, identities=0.5),
-    "syn-dfd": Mix("DFD", ("transposed",), (48, 80), ("hull",), ("poisson",), color_match=(0.8, 1.0), jpeg=(80, 92)),
-    "syn-dfdcp": Mix("DFDC-P", UPSAMPLERS, (32, 96), ("hull", "ellipse", "inner"), BLENDS,
-                     color_match=(0.5, 1.0), jpeg=(60, 85), noise=(2.0, 6.0)),
-    "syn-uadfv": Mix("UADFV", ("nearest",), (24, 40), ("rect", "ellipse"), ("hard", "alpha"),
-                     feather=(0.005, 0.015), color_match=(0.0, 0.5)),
-    "syn-dftimit-lq": Mix("DT-LQ", ("bilinear",), (32, 32), ("ellipse",), ("alpha",), color_match=(0.6, 0.9), jpeg=(85, 95)),
-    "syn-dftimit-hq": Mix("DT-HQ", ("bilinear",), (64, 64), ("ellipse",), ("alpha",), color_match=(0.6, 0.9), jpeg=(85, 95)),
-    "syn-wdf": Mix("WildDeepFake", UPSAMPLERS, (40, 96), ("hull", "ellipse", "inner"), ("alpha", "poisson"),
-                   jpeg=(45, 70), noise=(2.0, 6.0), blur=(0.0, 1.0)),
+    "celebdf": Mix(("bilinear", "transposed"), (40, 64), ("hull", "ellipse"), ("alpha", "poisson"),
+                   feather=(0.03, 0.06), color_match=(0.75, 1.0), jpeg=(88, 98), splits=True),
+    "ffpp": Mix(("nearest", "bilinear"), (32, 48), ("inner", "hull"), ("alpha",),
+                feather=(0.01, 0.03), color_match=(0.4, 0.8), jpeg=(75, 90), splits=True, identities=0.5),   # FF++: one video per identity (plan_dataset)
+    "dfd": Mix(("transposed",), (48, 80), ("hull",), ("poisson",), color_match=(0.8, 1.0), jpeg=(80, 92)),
+    "dfdcp": Mix(UPSAMPLERS, (32, 96), ("hull", "ellipse", "inner"), BLENDS,
+                 color_match=(0.5, 1.0), jpeg=(60, 85), noise=(2.0, 6.0)),
+    "uadfv": Mix(("nearest",), (24, 40), ("rect", "ellipse"), ("hard", "alpha"),
+                 feather=(0.005, 0.015), color_match=(0.0, 0.5)),
+    "dftimit_lq": Mix(("bilinear",), (32, 32), ("ellipse",), ("alpha",), color_match=(0.6, 0.9), jpeg=(85, 95)),
+    "dftimit_hq": Mix(("bilinear",), (64, 64), ("ellipse",), ("alpha",), color_match=(0.6, 0.9), jpeg=(85, 95)),
+    "wilddeepfake": Mix(UPSAMPLERS, (40, 96), ("hull", "ellipse", "inner"), ("alpha", "poisson"),
+                        jpeg=(45, 70), noise=(2.0, 6.0), blur=(0.0, 1.0)),
 }
-TRAIN_DATASET = "syn-celebdf"
 
 def get_mix(name: str) -> Mix:
     "The mix registered as `name`; a `ValueError` lists the valid names otherwise."
@@ -412,7 +413,7 @@ class Size:
     clips: int
 
 SIZES: dict[str, Size] = {
-    "tiny":   Size(frames=6,   width=192, height=144, split_identities=3,  test_identities=2,  clips=1),
+    "tiny":   Size(frames=6,   width=192, height=144, split_identities=6,  test_identities=2,  clips=1),
     "demo":   Size(frames=30,  width=320, height=240, split_identities=28, test_identities=4,  clips=2),
     "small":  Size(frames=60,  width=384, height=288, split_identities=30, test_identities=10, clips=2),
     "medium": Size(frames=120, width=480, height=360, split_identities=60, test_identities=20, clips=3),
@@ -428,37 +429,17 @@ def rng_for(seed: int, *keys) -> np.random.Generator:
     h = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
     return np.random.default_rng([int(seed), *np.frombuffer(h[:16], np.uint32).tolist()])
 
-def identity_splits(n: int, splits: bool, rng: np.random.Generator) -> list[str]:
-    "Split of each of `n` identities: ≈60/20/20 train/val/test (≥ 1 each) when `splits`, else all 'test'."
+def identity_splits(n: int, splits: bool, rng: np.random.Generator, even: bool = False) -> list[str]:
+    "Split of each of `n` identities: ≈60/20/20 train/val/test (≥ 1 each; an even count each if `even`) when `splits`, else all 'test'."
     if not splits: return ["test"]*n
-    if n < 3: raise ValueError(f"A dataset with train/val/test splits needs at least 3 identities, got {n}.")
-    nv = nt = max(1, round(0.2*n)); lab = ["train"]*(n - nv - nt) + ["val"]*nv + ["test"]*nt
+    if n < (6 if even else 3) or (even and n % 2): raise ValueError(f"A dataset with train/val/test splits needs at least 3 identities (an even number ≥ 6 for pairs), got {n}.")
+    nv = nt = 2*max(1, round(0.1*n)) if even else max(1, round(0.2*n)); lab = ["train"]*(n - nv - nt) + ["val"]*nv + ["test"]*nt
     return [lab[i] for i in rng.permutation(n)]
 
 # %% ../nbs/15_synth.ipynb #a355dd04
 FPS = 25
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int = FPS):
-    "Write RGB uint8 frames (T, H, W, 3) to an mp4 (mp4v), atomically."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.mp4")
-    vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frames.shape[2], frames.shape[1]))
-    if not vw.isOpened(): raise OSError(f"OpenCV cannot write {tmp} (mp4v): is this OpenCV built with FFmpeg?")
-    for f in frames: vw.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    vw.release(); os.replace(tmp, path)
-
-def read_video(path: str | os.PathLike) -> np.ndarray:
-    "All frames of a video as RGB uint8 (T, H, W, 3)."
-    cap = cv2.VideoCapture(str(path)); out = []
-    while True:
-        ok, f = cap.read()
-        if not ok: break
-        out.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-    cap.release()
-    if not out: raise OSError(f"{path}: no frame could be decoded.")
-    return np.stack(out)
-
-# %% ../nbs/15_synth.ipynb #2b535205
+# %% ../nbs/15_synth.ipynb #9398aad7
 def _post(frames: np.ndarray, blur: float, jpeg: int | None) -> np.ndarray:
     out = frames.copy()
     for t, f in enumerate(frames):
@@ -467,25 +448,98 @@ def _post(frames: np.ndarray, blur: float, jpeg: int | None) -> np.ndarray:
         out[t] = f
     return out
 
-def make_pair(out: Path, dataset: str, mix: Mix, size: Size, seed: int, target: Face, source: Face, clip: int) -> tuple[dict, dict]:
-    "Render, fake, post-process and write one real clip of `target` and its fake with `source`'s face; the two split rows."
-    real, fake = f"{target.name}_{clip:04d}", f"{target.name}_{source.name}_{clip:04d}"
-    rng = rng_for(seed, dataset, real)
+def make_pair(mix: Mix, size: Size, seed: int, key: str, target: Face, source: Face) -> dict:
+    """One real clip of `target` and its fake with `source`'s face, post-processed; every draw seeded by `seed` and `key`.
+    {'real', 'fake': (T, H, W, 3) uint8, 'landmarks': (T, 68, 2) float32, 'mask': (T, H, W) uint8 blend weight}."""
+    rng = rng_for(seed, key)
     bg = background(rng, size.width + 16, size.height + 16)
     frames, lms = render_real(target, bg, rng, size.frames, mix.noise)
     choice = draw_choice(mix, rng)
     aligned, canon = align_source(source, target.landmarks)
     fakes, weights = zip(*[swap_frame(f, l, aligned, canon, choice, rng) for f, l in zip(frames, lms)])
-    d = out/dataset
-    for name, fr in ((real, frames), (fake, np.stack(fakes))):
-        write_video(d/"videos"/f"{name}.mp4", _post(fr, choice["blur"], choice["jpeg"]))
-    (d/"truth").mkdir(parents=True, exist_ok=True)
-    with atomic_write(d/"truth"/f"{real}.npz", "wb") as fh: np.savez_compressed(fh, landmarks=lms)
-    mask = (np.stack(weights)*255 + 0.5).astype(np.uint8)
-    with atomic_write(d/"truth"/f"{fake}.npz", "wb") as fh: np.savez_compressed(fh, landmarks=lms, mask=mask)
-    return dict(name=real, label=0, source="", identity=target.name), dict(name=fake, label=1, source=real, identity=target.name)
+    return dict(real=_post(frames, choice["blur"], choice["jpeg"]), fake=_post(np.stack(fakes), choice["blur"], choice["jpeg"]),
+                landmarks=lms, mask=(np.stack(weights)*255 + 0.5).astype(np.uint8))
 
-# %% ../nbs/15_synth.ipynb #b67f7d05
+# %% ../nbs/15_synth.ipynb #c1b51750
+def write_clip(path: str, frames: np.ndarray, frame_name: str = "{:03d}"):
+    """Store RGB uint8 `frames` at `path`: a video (`.mp4`, `.avi`), or for a `path` ending in '/' a folder of frames
+    named `frame_name.format(1, 2, …)` — PNG for a `.png` name, else JPEG (VidTIMIT's suffix-less `001`, `002`, …)."""
+    if not path.endswith("/"): return write_video(path, frames, fps=FPS)
+    d = Path(path); d.mkdir(parents=True, exist_ok=True)
+    for t, f in enumerate(frames, 1):
+        name = frame_name.format(t)
+        png = name.endswith(".png")
+        ok, buf = cv2.imencode(".png" if png else ".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [] if png else [cv2.IMWRITE_JPEG_QUALITY, 95])
+        with atomic_write(d/name, "wb") as fh: fh.write(buf.tobytes())
+
+def read_clip(path) -> np.ndarray:
+    "All frames (T, H, W, 3) RGB uint8 of a clip: a video file or a frame folder."
+    from bigarts.video import VideoReader
+    return np.stack([f for _, f in VideoReader(path)])
+
+def crop_pair(pair: dict, margin: float = 1.3) -> dict:
+    "`pair` as per-frame face crops (WildDeepFake's form): the real's landmark square × `margin` at its own scale, same box for both clips."
+    lms = pair["landmarks"]; side = int(round(margin*float(np.ptp(lms[0], 0).max())))
+    out = {k: [] for k in pair}
+    for t, lm in enumerate(lms):
+        c = (lm.min(0) + lm.max(0))/2; M = similarity(side/(margin*float(np.ptp(lm, 0).max())), 0, c, (side/2, side/2))
+        warp = lambda x, interp=cv2.INTER_LINEAR: cv2.warpAffine(x, M, (side, side), flags=interp, borderMode=cv2.BORDER_REFLECT101)
+        out["real"].append(warp(pair["real"][t])); out["fake"].append(warp(pair["fake"][t]))
+        out["mask"].append(warp(pair["mask"][t])); out["landmarks"].append(apply_affine(M, lm))
+    return {k: np.stack(v) for k, v in out.items()}
+
+# %% ../nbs/15_synth.ipynb #9b7a687c
+@dataclasses.dataclass(frozen=True)
+class Native:
+    "Where a stand-in's pairs go in its dataset's layout, the split files it carries, and how its frames are stored."
+    paths: Callable                     # (i, j, k, n, code) -> (real, fake) paths in the dataset's folder; '…/': a frame folder
+    splits: Callable | None = None      # (root, pairs) -> writes the split files; pairs: dicts with real, fake, split, i, j
+    reciprocal: bool = False            # one clip per identity; fakes in pairs a_b and b_a (FF++'s pairs of videos)
+    crops: bool = False                 # frames stored as face crops, not whole frames (WildDeepFake)
+    frame_name: str = "{:03d}"          # the file name of frame t = 1, 2, … of a frame folder
+
+# %% ../nbs/15_synth.ipynb #b6b06218
+def _celebdf_list(root: Path, pairs: list[dict]):
+    test = sorted({(1, p["real"]) for p in pairs if p["split"] == "test"} | {(0, p["fake"]) for p in pairs if p["split"] == "test"}, key=lambda x: x[1])
+    with atomic_write(root/"List_of_testing_videos.txt") as fh: fh.writelines(f"{lab} {rel}\n" for lab, rel in test)   # 1 = real
+    (root/"YouTube-real").mkdir(exist_ok=True)
+
+def _ffpp_splits(root: Path, pairs: list[dict]):
+    for s in ("train", "val", "test"):
+        got = {tuple(sorted((p["i"], p["j"]))) for p in pairs if p["split"] == s}
+        with atomic_write(root/"splits"/f"{s}.json") as fh: json.dump([[f"{a:03d}", f"{b:03d}"] for a, b in sorted(got)], fh)
+
+def _dfdcp_json(root: Path, pairs: list[dict]):
+    meta = {p["real"]: dict(label="real", set="test") for p in pairs}
+    meta.update({p["fake"]: dict(label="fake", set="test", target_id=_dfdc(p["i"]), swapped_id=_dfdc(p["j"])) for p in pairs})
+    with atomic_write(root/"dataset.json") as fh: json.dump(meta, fh, indent=1, sort_keys=True)
+
+_SCENES = ("exit_phone_room", "hugging_happy", "kitchen_pan", "meeting_serious", "outside_talking_still_laughing",
+           "podium_speech_happy", "talking_against_wall", "walking_down_street_outside_angry")
+_SENTENCES = ("sa1", "sa2", "si1027", "si1657", "sx127", "sx217", "sx307", "sx37")
+_scene, _sentence = (lambda k: _SCENES[(k - 1) % len(_SCENES)]), (lambda k: _SENTENCES[(k - 1) % len(_SENTENCES)])
+_subject = lambda i: f"{'fm'[i % 2]}sy{i:02d}"          # VidTIMIT's five-character subject ids (fadg0, mccs0, …)
+_dfdc = lambda i: 1000000 + i
+
+NATIVE: dict[str, Native] = {
+    "celebdf": Native(lambda i, j, k, n, code: (f"Celeb-real/id{i}_{k - 1:04d}.mp4", f"Celeb-synthesis/id{i}_id{j}_{k - 1:04d}.mp4"), _celebdf_list),
+    "ffpp": Native(lambda i, j, k, n, code: (f"original_sequences/youtube/c23/videos/{i:03d}.mp4",
+                                             f"manipulated_sequences/Deepfakes/c23/videos/{i:03d}_{j:03d}.mp4"), _ffpp_splits, reciprocal=True),
+    "dfd": Native(lambda i, j, k, n, code: (f"original_sequences/actors/c23/videos/{i + 1:02d}__{_scene(k)}.mp4",
+                                            f"manipulated_sequences/DeepFakeDetection/c23/videos/{i + 1:02d}_{j + 1:02d}__{_scene(k)}__{code}.mp4")),
+    "dfdcp": Native(lambda i, j, k, n, code: (f"original_videos/{_dfdc(i)}/{_dfdc(i)}_{'ABCDEFGH'[k - 1]}_001.mp4",
+                                              f"method_A/{_dfdc(i)}/{_dfdc(i)}_{'ABCDEFGH'[k - 1]}/{_dfdc(j)}_{_dfdc(i)}_{'ABCDEFGH'[k - 1]}_001.mp4"),
+                    _dfdcp_json),
+    "uadfv": Native(lambda i, j, k, n, code: (f"real/{n:04d}.mp4", f"fake/{n:04d}_fake.mp4")),
+    "dftimit_lq": Native(lambda i, j, k, n, code: (f"VidTIMIT/{_subject(i)}/video/{_sentence(k)}/",
+                                                   f"DeepfakeTIMIT/lower_quality/{_subject(i)}/{_sentence(k)}-video-{_subject(j)}.avi")),
+    "dftimit_hq": Native(lambda i, j, k, n, code: (f"VidTIMIT/{_subject(50 + i)}/video/{_sentence(k)}/",
+                                                   f"DeepfakeTIMIT/higher_quality/{_subject(50 + i)}/{_sentence(k)}-video-{_subject(50 + j)}.avi")),
+    "wilddeepfake": Native(lambda i, j, k, n, code: (f"real_test/{n // 4}/real/{n}/", f"fake_test/{n // 4}/fake/{n}/"),   # <archive>/<kind>/<sequence>/
+                           crops=True, frame_name="{}.png"),
+}
+
+# %% ../nbs/15_synth.ipynb #c1073a0a
 @dataclasses.dataclass
 class SynthConfig:
     "What to build: seed, size (a name in `SIZES`), datasets (names in `MIXES`; None = all), extra face photos, worker processes."
@@ -495,79 +549,92 @@ class SynthConfig:
     faces: str | None = None
     workers: int = 1
 
-SPLIT_COLUMNS = ["name", "label", "split", "source", "identity"]
-CORPUS_VERSION = 1
+TRUTH_COLUMNS = ["real", "fake", "split", "identity", "source_identity", "truth"]
+CORPUS_VERSION = 2
 
-# %% ../nbs/15_synth.ipynb #209d8839
+# %% ../nbs/15_synth.ipynb #34c8ad7e
 def make_identities(dataset: str, n: int, seed: int, bases: list[Face]) -> list[Face]:
     "`n` identities for `dataset` (named id00, id01, …), morphed and restyled from the base portraits in turn."
     return [make_identity(bases[i % len(bases)], f"id{i:02d}", rng_for(seed, dataset, f"id{i:02d}")) for i in range(n)]
 
-def plan_dataset(dataset: str, size: Size, seed: int, bases: list[Face]) -> tuple[list[Face], list[str], list[tuple[int, int, int]]]:
-    "Identities, their splits, and the pairs to render (target index, source index, clip number)."
-    mix = get_mix(dataset)
-    n = max(3 if mix.splits else 2, round(size.test_identities*mix.identities if not mix.splits else size.split_identities*mix.identities))
-    faces, splits = make_identities(dataset, n, seed, bases), identity_splits(n, mix.splits, rng_for(seed, dataset, "splits"))
+def _partners(dataset: str, n: int, splits: list[str], clips: int, seed: int, reciprocal: bool) -> list[tuple[int, int, int]]:
+    "(target, source, clip) of every pair: a random source of the same split; or (reciprocal) identities paired off within each split."
+    if not reciprocal:
+        pool = lambda i: [j for j in range(n) if j != i and splits[j] == splits[i]] or [j for j in range(n) if j != i]
+        return [(i, pool(i)[int(rng_for(seed, dataset, i, k, "source").integers(len(pool(i))))], k) for i in range(n) for k in range(1, clips + 1)]
+    out = []
+    for s in ("train", "val", "test"):
+        ids = [int(i) for i in rng_for(seed, dataset, s, "pairs").permutation([i for i in range(n) if splits[i] == s])]
+        for a, b in zip(ids[0::2], ids[1::2]): out += [(a, b, 1), (b, a, 1)]
+    return sorted(out)
+
+def plan_dataset(dataset: str, size: Size, seed: int, bases: list[Face]) -> tuple[list[Face], list[dict]]:
+    "Identities, and the pairs to render: dicts i, j (target, source), k (clip), real and fake paths, split, identities, truth file."
+    mix, nat = get_mix(dataset), NATIVE[dataset]
+    n = size.split_identities*mix.identities if mix.splits else size.test_identities*mix.identities
+    n = max((6 if nat.reciprocal else 3) if mix.splits else 2, round(n*size.clips if nat.reciprocal else n))
+    n += nat.reciprocal and n % 2                                             # pairs of identities
+    faces = make_identities(dataset, n, seed, bases)
+    splits = identity_splits(n, mix.splits, rng_for(seed, dataset, "splits"), even=nat.reciprocal)
     pairs = []
-    for i in range(n):
-        pool = [j for j in range(n) if j != i and splits[j] == splits[i]] or [j for j in range(n) if j != i]
-        for k in range(1, size.clips + 1):
-            pairs.append((i, pool[int(rng_for(seed, dataset, i, k, "source").integers(len(pool)))], k))
-    return faces, splits, pairs
+    for m, (i, j, k) in enumerate(_partners(dataset, n, splits, 1 if nat.reciprocal else size.clips, seed, nat.reciprocal)):
+        code = "".join(chr(65 + c) for c in rng_for(seed, dataset, i, k, "code").integers(26, size=8))
+        real, fake = nat.paths(i, j, k, m, code)
+        pairs.append(dict(i=i, j=j, k=k, real=real, fake=fake, split=splits[i], identity=faces[i].name,
+                          source_identity=faces[j].name, truth=f"truth/{dataset}/{m:04d}.npz"))
+    return faces, pairs
 
-# %% ../nbs/15_synth.ipynb #67c33b23
+# %% ../nbs/15_synth.ipynb #c3ce7262
 def _render(args):
-    out, dataset, size, seed, target, source, clip = args
-    return make_pair(Path(out), dataset, get_mix(dataset), size, seed, target, source, clip)
+    out, dataset, size, seed, target, source, p = args
+    nat, root = NATIVE[dataset], Path(out)/DATASETS[dataset].folder
+    pair = make_pair(get_mix(dataset), size, seed, f"{dataset}/{p['real']}", target, source)
+    if nat.crops: pair = crop_pair(pair)
+    for k in ("real", "fake"): write_clip(f"{root}/{p[k]}", pair[k], nat.frame_name)   # (an f-string keeps a folder's final /)
+    with atomic_write(Path(out)/p["truth"], "wb") as fh: np.savez_compressed(fh, landmarks=pair["landmarks"], mask=pair["mask"])
 
-def _map(fn, jobs, workers: int):
-    if workers <= 1: return [fn(j) for j in jobs]
+def _map(fn, jobs, workers: int, progress: bool):
+    from tqdm.auto import tqdm
+    bar = lambda it: tqdm(it, total=len(jobs), desc="synth", unit="pair", disable=not progress)
+    if workers <= 1: return [fn(j) for j in bar(jobs)]
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as ex: return list(ex.map(fn, jobs, chunksize=1))
+    with ProcessPoolExecutor(workers, mp_context=ctx) as ex: return list(bar(ex.map(fn, jobs, chunksize=1)))
 
-# %% ../nbs/15_synth.ipynb #c15ec599
-def write_split(path: Path, rows: list[dict]):
-    "Write `split.csv` (columns `SPLIT_COLUMNS`, '\\n' line ends) atomically."
-    with atomic_write(path, newline="") as fh:
-        w = csv.DictWriter(fh, SPLIT_COLUMNS, lineterminator="\n"); w.writeheader(); w.writerows(rows)
-
+# %% ../nbs/15_synth.ipynb #cd560aa6
 def build_corpus(out: str | os.PathLike, cfg: SynthConfig = SynthConfig(), progress: bool = False) -> dict:
-    "Build the synthetic corpus under `out`; returns the contents of `corpus.json`."
+    "Write the stand-ins of `cfg.datasets` in their native layouts under `out` (see above); returns the contents of `synth.json`."
     out, size = Path(out), get_size(cfg.size)
     names = list(cfg.datasets) if cfg.datasets else list(MIXES)
     for n in names: get_mix(n)
     bases = base_faces(cfg.faces)
     plans = {n: plan_dataset(n, size, cfg.seed, bases) for n in names}
-    jobs = [(str(out), n, size, cfg.seed, f[i], f[j], k) for n, (f, _, p) in plans.items() for i, j, k in p]
-    t0 = time.time(); results = iter(_map(_render, jobs, cfg.workers))
+    jobs = [(str(out), n, size, cfg.seed, faces[p["i"]], faces[p["j"]], p) for n, (faces, pairs) in plans.items() for p in pairs]
+    t0 = time.time(); _map(_render, jobs, cfg.workers, progress)
     meta = dict(generator="bigarts.synth", version=CORPUS_VERSION, seed=cfg.seed, size=cfg.size, size_config=dataclasses.asdict(size),
                 fps=FPS, faces=[b.name for b in bases], datasets={})
-    for n, (faces, splits, pairs) in plans.items():
-        rows = []
-        for i, _, _ in pairs:
-            for r in next(results): rows.append({**r, "split": splits[i]})
-        write_split(out/n/"split.csv", rows)
-        counts = {k: sum(r["label"] == v for r in rows) for k, v in (("real", 0), ("fake", 1))}
-        counts.update({s: sum(r["split"] == s for r in rows) for s in ("train", "val", "test")})
-        meta["datasets"][n] = dict(stands_in_for=get_mix(n).stands_in_for, mix=dataclasses.asdict(get_mix(n)),
-                                   identities=len(faces), counts=counts)
-        if progress: print(f"synth: {n}: {counts['real']} real + {counts['fake']} fake videos", file=sys.stderr)
-    with atomic_write(out/"corpus.json") as fh: fh.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    if progress: print(f"synth: {len(jobs)*2} videos in {time.time() - t0:.1f} s → {out}", file=sys.stderr)
+    for n, (faces, pairs) in plans.items():
+        root = out/DATASETS[n].folder
+        if NATIVE[n].splits: NATIVE[n].splits(root, pairs)
+        with atomic_write(out/"truth"/f"{n}.csv", newline="") as fh:
+            w = csv.DictWriter(fh, TRUTH_COLUMNS, extrasaction="ignore", lineterminator="\n"); w.writeheader(); w.writerows(pairs)
+        meta["datasets"][n] = dict(folder=DATASETS[n].folder, mix=dataclasses.asdict(get_mix(n)), identities=len(faces), pairs=len(pairs),
+                                   splits={s: sum(p["split"] == s for p in pairs) for s in ("train", "val", "test")})
+    with atomic_write(out/"synth.json") as fh: fh.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    if progress: print(f"synth: {len(jobs)} pairs in {time.time() - t0:.1f} s → {out}", file=sys.stderr)
     return meta
 
-# %% ../nbs/15_synth.ipynb #04ba4fad
+# %% ../nbs/15_synth.ipynb #7d2943cb
 def detection_rates(out: str | os.PathLike, datasets=None, every: int = 10, max_videos: int | None = None) -> dict:
-    "Per dataset: sampled frames, MTCNN detection rate, dlib landmark success rate and median NME (vs the ground truth)."
+    "Per dataset: sampled real frames, MTCNN detection rate, dlib landmark success rate and median NME (vs the ground truth)."
     from facenet_pytorch import MTCNN
     mtcnn, res, out = MTCNN(keep_all=True, device="cpu"), {}, Path(out)
-    for n in datasets or json.loads((out/"corpus.json").read_text())["datasets"]:
-        rows = list(csv.DictReader(open(out/n/"split.csv")))[:max_videos]
+    for n in datasets or json.loads((out/"synth.json").read_text())["datasets"]:
+        rows = list(csv.DictReader(open(out/"truth"/f"{n}.csv")))[:max_videos]
         det = ok = tot = 0; nmes = []
         for r in rows:
-            frames, truth = read_video(out/n/"videos"/f"{r['name']}.mp4"), np.load(out/n/"truth"/f"{r['name']}.npz")["landmarks"]
+            frames, truth = read_clip(out/DATASETS[n].folder/r["real"]), np.load(out/r["truth"])["landmarks"]
             for t in range(0, len(frames), every):
                 tot += 1; gt = truth[t]; c = gt.mean(0)
                 boxes, probs = mtcnn.detect(frames[t])
@@ -582,18 +649,18 @@ def detection_rates(out: str | os.PathLike, datasets=None, every: int = 10, max_
         res[n] = dict(frames=tot, mtcnn=det/max(tot, 1), dlib=ok/max(tot, 1), median_nme=float(np.median(nmes)) if nmes else None)
     return res
 
-# %% ../nbs/15_synth.ipynb #e7ac723e
+# %% ../nbs/15_synth.ipynb #5c03008e
 def face_crop(frame: np.ndarray, lms: np.ndarray, margin: float = 1.3, size: int = 256) -> np.ndarray:
     "Square crop of `frame` around landmarks `lms` (side = `margin` × the larger landmark extent), resized to `size`."
     c, side = (lms.min(0) + lms.max(0))/2, margin*float(np.ptp(lms, 0).max())
     M = similarity(size/side, 0, c, (size/2, size/2))
     return cv2.warpAffine(frame, M, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
-# %% ../nbs/15_synth.ipynb #f5cfaf08
+# %% ../nbs/15_synth.ipynb #2cc130e6
 def main(argv: list[str] | None = None) -> int:
-    "`bigarts synth`: build the synthetic corpus."
-    p = argparse.ArgumentParser(prog="bigarts synth", description="Build the synthetic DeepFake corpus (real + fake mp4 clips, split.csv, corpus.json).")
-    p.add_argument("--out", required=True, help="output folder")
+    "`bigarts synth`: write the synthetic stand-ins."
+    p = argparse.ArgumentParser(prog="bigarts synth", description="Write synthetic stand-ins of the paper's datasets, each in its dataset's native layout.")
+    p.add_argument("--out", required=True, help="output folder: one folder per dataset, named as the dataset ships")
     p.add_argument("--seed", type=int, default=SynthConfig.seed)
     p.add_argument("--size", default=SynthConfig.size, help=f"one of: {', '.join(SIZES)}")
     p.add_argument("--datasets", default=None, help=f"comma-separated subset of: {', '.join(MIXES)} (default: all)")
@@ -607,4 +674,5 @@ def main(argv: list[str] | None = None) -> int:
         build_corpus(a.out, SynthConfig(seed=a.seed, size=a.size, datasets=ds, faces=a.faces, workers=a.workers), progress=True)
     except (ValueError, FileNotFoundError, OSError) as e:
         print(f"bigarts synth: {e}", file=sys.stderr); return 2
+    for n in ds or MIXES: print(f"{n}: {Path(a.out)/DATASETS[n].folder}   (bigarts index --dataset {n} --root {Path(a.out)/DATASETS[n].folder} …)")
     return 0

@@ -311,8 +311,8 @@ def mean_over_processes(x: torch.Tensor, world: int) -> torch.Tensor:
 
 # %% ../nbs/50_train.ipynb #eb763246
 def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None, val_set=None, resume: bool = False,
-          profile: str | None = None) -> dict:
-    "Train `cfg` on the face cache at `cache_dir` (or the given datasets) into `out_dir`; → the final metrics. `profile` is recorded in the model file."
+          profile: str | None = None, synthetic: bool | None = None) -> dict:
+    "Train `cfg` on the face cache at `cache_dir` (or the given datasets) into `out_dir`; → the final metrics. `profile` and `synthetic` (the data) are recorded in the model file."
     if train_set is None and cache_dir is None: raise ValueError("train needs a face cache folder (cache_dir) or a train_set.")
     rank, world, device, own_group = init_distributed(cfg)
     flags, out = resolve(cfg, device), Path(out_dir)
@@ -322,7 +322,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
         torch.backends.cudnn.benchmark = not flags["deterministic"]
         seed_everything(cfg.seed)
         if train_set is None: train_set, val_set = default_datasets(cache_dir, cfg)
-        about = training_record(cache_datasets(cache_dir, cfg) if cache_dir is not None else cfg.datasets, profile)
+        about = training_record(cache_datasets(cache_dir, cfg) if cache_dir is not None else cfg.datasets, profile, synthetic)
         problem = validation_problem(val_set)
         if problem and not cfg.without_validation:
             raise ValueError(f"{problem} (datasets: {', '.join(about['datasets'] or ['unknown'])}), so no checkpoint can be "

@@ -22,7 +22,7 @@ def put(p: Path, data: bytes = b""):
     p.parent.mkdir(parents=True, exist_ok=True); p.write_bytes(data); return p
 
 
-def celebdf(root, tiny, ids=4, n=3, youtube=4):
+def celebdf(root, tiny, ids=8, n=3, youtube=4):
     for i in range(ids):
         for k in range(n):
             put(root/f"Celeb-real/id{i}_{k:04d}.mp4", tiny)
@@ -51,10 +51,11 @@ def dfd(root, tiny):
 
 
 def dfdcp(root, tiny):
-    meta = {"original_videos/643049/643049_A/1955732.mp4": {"label": "real", "set": "test"},
-            "original_videos/643049/643049_B/1955733.mp4": {"label": "real", "set": "train"},
-            "method_A/643049/643049_C/1955732_A_001.mp4": {"label": "fake", "set": "test", "original": "original_videos/643049/643049_A/1955732.mp4"},
-            "method_B/643049/643049_D/1955733_B_002.mp4": {"label": "fake", "set": "train", "original": "1955733.mp4"}}
+    "The DFDC preview's naming: reals original_videos/<id>/<id>_<X>_<NNN>.mp4, fakes method_?/<id>/<id>_<X>/<other>_<id>_<X>_<NNN>.mp4."
+    meta = {"original_videos/643049/643049_A_001.mp4": {"label": "real", "set": "test"},
+            "original_videos/643049/643049_B_002.mp4": {"label": "real", "set": "train"},
+            "method_A/643049/643049_A/1955732_643049_A_001.mp4": {"label": "fake", "set": "test", "target_id": 643049, "swapped_id": 1955732},
+            "method_B/643049/643049_B/1955733_643049_B_002.mp4": {"label": "fake", "set": "train", "target_id": 643049, "swapped_id": 1955733}}
     for k in meta: put(root/k, tiny)
     put(root/"dataset.json", json.dumps(meta).encode())
     return root
@@ -87,7 +88,7 @@ def wilddeepfake(root, tiny):
     return root
 
 
-def synthetic(root, tiny):
+def own(root, tiny):
     rows = [("r0", 0, "train", "", "a"), ("r1", 0, "val", "", "b"), ("f0", 1, "train", "r0", "a"), ("f1", 1, "val", "r1", "b"),
             ("r2", 0, "test", "", "c"), ("f2", 1, "test", "r2", "c")]
     for n, *_ in rows: put(root/"videos"/f"{n}.mp4", tiny)
@@ -96,11 +97,11 @@ def synthetic(root, tiny):
 
 
 BUILDERS = {"celebdf": celebdf, "ffpp": ffpp, "dfd": dfd, "dfdcp": dfdcp, "uadfv": uadfv, "dftimit_lq": dftimit,
-            "dftimit_hq": dftimit, "wilddeepfake": wilddeepfake, "synthetic": synthetic}
+            "dftimit_hq": dftimit, "wilddeepfake": wilddeepfake, "own": own}
 # (reals, fakes, splits) each miniature tree must give
-EXPECTED = {"celebdf": (16, 12, {"train", "val", "test"}), "ffpp": (6, 6, {"train", "val", "test"}), "dfd": (4, 3, {"test"}),
+EXPECTED = {"celebdf": (28, 24, {"train", "val", "test"}), "ffpp": (6, 6, {"train", "val", "test"}), "dfd": (4, 3, {"test"}),
             "dfdcp": (2, 2, {"test"}), "uadfv": (3, 3, {"test"}), "dftimit_lq": (4, 4, {"test"}), "dftimit_hq": (4, 4, {"test"}),
-            "wilddeepfake": (3, 2, {"test"}), "synthetic": (3, 3, {"train", "val", "test"})}
+            "wilddeepfake": (3, 2, {"test"}), "own": (3, 3, {"train", "val", "test"})}
 
 
 @pytest.fixture(scope="module")
@@ -169,25 +170,25 @@ def test_ffpp_video_in_two_splits_stops(tmp_path, tiny):
 def test_pairing_of_test_sets(indexes):
     s = lambda n: indexes[n].set_index("video_id").source_id.to_dict()
     assert s("dfd")["dfd/DeepFakeDetection/01_02__exit_phone_room__YVGY8LOK"] == "dfd/actors/01__exit_phone_room"
-    assert s("dfdcp")["dfdcp/method_A/643049/643049_C/1955732_A_001"] == "dfdcp/original_videos/643049/643049_A/1955732"
-    assert s("dfdcp")["dfdcp/method_B/643049/643049_D/1955733_B_002"] == "dfdcp/original_videos/643049/643049_B/1955733"
+    assert s("dfdcp")["dfdcp/method_A/643049/643049_A/1955732_643049_A_001"] == "dfdcp/original_videos/643049/643049_A_001"
+    assert s("dfdcp")["dfdcp/method_B/643049/643049_B/1955733_643049_B_002"] == "dfdcp/original_videos/643049/643049_B_002"
     assert s("uadfv")["uadfv/fake/0001_fake"] == "uadfv/real/0001"
     assert s("dftimit_hq")["dftimit_hq/fake/fadg0/si1449-video-fram1"] == "dftimit_hq/real/fadg0/si1449"
-    assert s("synthetic")[f"{indexes['synthetic'].dataset[0]}/f1"] == f"{indexes['synthetic'].dataset[0]}/r1"
+    assert s("own")[f"{indexes['own'].dataset[0]}/f1"] == f"{indexes['own'].dataset[0]}/r1"
     assert (indexes["wilddeepfake"].source_id == "").all()
 
 
 def test_missing_files_are_reported_not_dropped_silently(tmp_path, tiny):
     root = uadfv(tmp_path/"u", tiny)
-    root = synthetic(tmp_path/"syn-x", tiny)
+    root = own(tmp_path/"mine", tiny)
     (root/"videos/f2.mp4").unlink()
     with pytest.warns(UserWarning, match="f2.mp4: listed in split.csv but not on disk"):
-        df = index_dataset("synthetic", root)
+        df = index_dataset("own", root)
     assert len(df) == 5 and df.attrs["problems"][0][1] == "listed in split.csv but not on disk"
 
 
 def test_bad_roots_and_names(tmp_path, tiny):
-    with pytest.raises(ValueError, match="Valid names: celebdf, ffpp, dfd, dfdcp, uadfv, dftimit_lq, dftimit_hq, wilddeepfake, synthetic"):
+    with pytest.raises(ValueError, match="Valid names: celebdf, ffpp, dfd, dfdcp, uadfv, dftimit_lq, dftimit_hq, wilddeepfake, own"):
         index_dataset("celeb-df", tmp_path)
     with pytest.raises(LayoutError, match="does not exist"): index_dataset("ffpp", tmp_path/"nowhere")
     (tmp_path/"real").mkdir()
@@ -197,12 +198,12 @@ def test_bad_roots_and_names(tmp_path, tiny):
 
 
 def test_index_corpus_and_cli(tmp_path, tiny, capsys):
-    for n in ("syn-celebdf", "syn-ffpp"): synthetic(tmp_path/"corpus"/n, tiny)
+    for n in ("mine", "theirs"): own(tmp_path/"corpus"/n, tiny)
     (tmp_path/"corpus/stray").mkdir()
     df = index_corpus(tmp_path/"corpus")
-    assert set(df.dataset) == {"syn-celebdf", "syn-ffpp"} and df.video_id.is_unique and len(df) == 12
+    assert set(df.dataset) == {"mine", "theirs"} and df.video_id.is_unique and len(df) == 12
     assert df.attrs["problems"] == [(str(tmp_path/"corpus/stray/split.csv"), "missing: folder skipped")]
-    assert cli(["index", "--dataset", "synthetic", "--root", str(tmp_path/"corpus/syn-ffpp"), "--out", str(tmp_path/"i.csv")]) == 0
+    assert cli(["index", "--dataset", "own", "--root", str(tmp_path/"corpus/theirs"), "--out", str(tmp_path/"i.csv")]) == 0
     back = read_index(tmp_path/"i.csv")
     assert list(back.columns) == ["video_id", "dataset", "split", "label", "source_id", "identity", "path"]
     assert (back.source_id[back.label == 0] == "").all() and "6 videos" in capsys.readouterr().out

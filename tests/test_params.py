@@ -14,12 +14,11 @@ BIN = Path(sys.executable).parent
 
 def _valid(section, profile):
     from bigarts.preprocess import preprocess
-    from bigarts.synth import SynthConfig
     from bigarts.train import TrainConfig
     fields = lambda c: [f.name for f in dataclasses.fields(c)]
     from bigarts.figures import EXPLAIN_KEYS
     from bigarts.robustness import ROBUSTNESS_KEYS
-    return {"corpus": fields(SynthConfig) if profile == "demo" else ["roots", "train_dataset"],
+    return {"corpus": ["roots", "synth", "add"],
             "preprocess": [k for k in inspect.signature(preprocess).parameters if k not in ("index", "out", "detector_kw")],
             "train": fields(TrainConfig),
             "evaluate": ["split", "batch_size", "workers"],

@@ -111,10 +111,10 @@ def test_cli(tmp_path, capsys):
     root = tmp_path/"syn-mini"
     write_video(root/"videos/r0.mp4", frames(4)); write_video(root/"videos/f0.mp4", frames(4, tint=40))
     pd.DataFrame([("r0", 0, "train", "", "a"), ("f0", 1, "train", "r0", "a")], columns=["name", "label", "split", "source", "identity"]).to_csv(root/"split.csv", index=False)
-    assert cli(["preprocess", "--dataset", "synthetic", "--root", str(root), "--out", str(tmp_path/"cache"), "--every", "2", "--quiet"]) == 0
+    assert cli(["preprocess", "--dataset", "own", "--root", str(root), "--out", str(tmp_path/"cache"), "--every", "2", "--quiet"]) == 0
     man = FaceCache(tmp_path/"cache").manifest
     assert set(man.video_id) == {"syn-mini/r0", "syn-mini/f0"} and len(man) == 4 and (man.status == "ok").all()
     assert "2 videos, 4 sampled frames" in capsys.readouterr().out
     assert cli(["preprocess", "--dataset", "celebdf", "--root", str(tmp_path/"missing"), "--out", str(tmp_path/"c2")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    with pytest.raises(SystemExit): cli(["preprocess", "--dataset", "synthetic", "--root", str(root), "--out", str(tmp_path/"c3"), "--shard", "2/2"])
+    with pytest.raises(SystemExit): cli(["preprocess", "--dataset", "own", "--root", str(root), "--out", str(tmp_path/"c3"), "--shard", "2/2"])

@@ -2,7 +2,7 @@
 
 The repository's tracked files are copied into a temporary folder (a fresh git repository; the committed demo outputs,
 `dvc.lock` and the executed notebooks are left behind, so every output is made here). Its `params.yaml` asks for a
-tiny synthetic corpus with the Celeb-DF stand-in only, a two-step training at 64², one run (`both`: `runs` and the
+tiny synthetic corpus with the Celeb-DF stand-in only (written in Celeb-DF's layout, read by its adapter), a two-step training at 64², one run (`both`: `runs` and the
 train matrix of `dvc.yaml` cut to it), and adds the bad-input corpus of `tests/clips.py` through `corpus.demo.add` —
 the folder of "the user's own videos". `dvc repro evaluate robustness@jpeg`, then the `report` stage alone, must
 finish, and every bad case must reach the face cache's failure list and the evaluation's coverage with its reason. About 2 minutes on 2 CPU cores (BiG-Arts trains at ~0.2 img/s here).
@@ -42,7 +42,7 @@ def _tiny_params(repo: Path, add: list[str]):
     "The repository's params.yaml with only what a tiny run needs overridden."
     p = yaml.safe_load((repo / "params.yaml").read_text())
     p["profile"] = "demo"
-    p["corpus"]["demo"] = dict(seed=0, size="tiny", datasets=["syn-celebdf"], workers=1, add=add)   # train@both, evaluate@both: Celeb-DF's stand-in
+    p["corpus"]["demo"] = dict(synth=dict(seed=0, size="tiny", workers=1), roots={"celebdf": "data/corpus/Celeb-DF-v2"}, add=add)   # Celeb-DF's stand-in
     p["preprocess"]["demo"] = dict(every=3, workers=1, crop_format="bmp")   # the demo's format
     p["train"]["demo"] = dict(size=64, batch_size=2, epochs=2, epoch_length=1, t_max=2, val_every=2, workers=0)
     p["robustness"]["common"]["jpeg"] = [100]                                          # the report draws Fig. 9 from at least one curve
@@ -83,7 +83,8 @@ def test_dvc_repro_runs_every_stage_without_a_crash(repro):
 def test_the_added_folder_is_indexed_beside_the_synthetic_sets(repro):
     d = repro["repo"] / "data/corpus"
     meta = json.loads((d / "corpus.json").read_text())
-    assert set(meta["datasets"]) == {"syn-celebdf", BAD_DATASET}
+    assert set(meta["datasets"]) == {"celebdf", BAD_DATASET} and meta["synthetic"] is True
+    assert meta["datasets"]["celebdf"]["stands_in_for"] == "Celeb-DF" and (d / "Celeb-DF-v2/List_of_testing_videos.txt").is_file()
     assert meta["datasets"][BAD_DATASET]["stands_in_for"] is None and meta["datasets"][BAD_DATASET]["added_from"] == str(repro["own"])
     index = pd.read_csv(d / "index.csv", keep_default_na=False)
     bad = index[index.dataset == BAD_DATASET]
@@ -136,7 +137,7 @@ def test_the_report_leaves_the_added_set_out_of_the_papers_tables(repro):
     tables = sorted((repo / "tables").glob("table*.md"))
     assert {"table1.md", "table2.md"} <= {t.name for t in tables}
     for t in tables: assert BAD_DATASET not in t.read_text(), t.name
-    assert "syn-celebdf (Celeb-DF)" in (repo / "tables/table1.md").read_text()
+    assert "celebdf (Celeb-DF)" in (repo / "tables/table1.md").read_text()
     assert (repo / "figures/fig9_robustness.png").stat().st_size > 0
 
 
@@ -148,21 +149,23 @@ def _corpus_stage(repo: Path, tmp: Path, params: dict) -> subprocess.CompletedPr
 
 
 def test_a_wrong_added_folder_stops_before_any_work(repro, tmp_path):
-    "A folder that does not exist, a dataset named like a synthetic one, `add` under the paper profile: a clear stop, no corpus built."
+    "A folder that does not exist, a dataset named like one of the roots, a demo root off its stand-in, a missing paper root: a clear stop, no corpus built."
     repo = repro["repo"]
-    clash = tmp_path / "clash" / "syn-celebdf"
+    clash = tmp_path / "clash" / "celebdf"
     (clash / "videos").mkdir(parents=True); (clash / "videos" / "a.mp4").write_bytes(b"x")
     (clash / "split.csv").write_text("name,label,split,source,identity\na,0,test,,a\n")
-    demo = lambda add: {"profile": "demo", "corpus": {"demo": {"size": "tiny", "datasets": ["syn-celebdf"], "add": add}}}
+    demo = lambda add, root="corpus/Celeb-DF-v2": {"profile": "demo", "corpus": {"demo": {"synth": {"size": "tiny"}, "roots": {"celebdf": str(tmp_path / root)}, "add": add}}}
     for params, expect in [
         (demo([str(tmp_path / "nowhere")]), f"folder {tmp_path / 'nowhere'} does not exist. Expected the corpus layout DIR/<dataset>/split.csv"),
-        (demo([str(clash.parent)]), f"dataset 'syn-celebdf' of {clash.parent} has the name of a dataset of the synthetic corpus"),
+        (demo([str(clash.parent)]), f"dataset 'celebdf' of {clash.parent} has the name of a dataset of the corpus"),
         (demo(str(clash.parent)), "must be a list of folders"),
-        ({"profile": "paper", "corpus": {"paper": {"roots": {}, "train_dataset": "celebdf", "add": ["x"]}}},
-         "Unknown parameter 'add' in section 'corpus' (paper profile)")]:
+        (demo([], "elsewhere"), f"roots.celebdf is {tmp_path / 'elsewhere'}, but its synthetic stand-in is written to"),
+        ({"profile": "paper", "corpus": {"paper": {"roots": {"ffpp": str(tmp_path / "nowhere")}}}},
+         f"ffpp: dataset root {tmp_path / 'nowhere'} does not exist or is not a folder. Expected layout:"),
+        ({"profile": "paper", "corpus": {"paper": {"roots": {"celebdf": str(tmp_path), "celebdf2": "x"}}}}, "roots names unknown datasets ['celebdf2']")]:
         r = _corpus_stage(repo, tmp_path, params)
         assert r.returncode != 0 and expect in r.stdout + r.stderr, (expect, r.stderr[-2000:])
-        assert not (tmp_path / "corpus" / "index.csv").exists() and not any((tmp_path / "corpus").glob("syn-*"))
+        assert not (tmp_path / "corpus" / "index.csv").exists() and not (tmp_path / "corpus" / "Celeb-DF-v2").exists()
 
 
 def test_the_pipeline_model_file_says_what_it_is_and_every_score_names_it(repro):
@@ -171,7 +174,7 @@ def test_the_pipeline_model_file_says_what_it_is_and_every_score_names_it(repro)
     from bigarts.checkpoint import describe, load_checkpoint
     repo = repro["repo"]
     _, meta = load_checkpoint(repo / "models/both/checkpoint_best.safetensors")
-    assert meta["training"] == {"datasets": ["syn-celebdf"], "synthetic": True, "profile": "demo",
+    assert meta["training"] == {"datasets": ["celebdf"], "synthetic": True, "profile": "demo",
                                 "selected_on": "validation video AUC"}
     model = json.loads((repo / "results/metrics/both.json").read_text())["model"]
     assert model["sha256"] == meta["sha256"] and model["description"] == describe(meta)

@@ -1,4 +1,4 @@
-"""The synthetic corpus: layout, labels, pairing, identity splits, determinism, CLI and bad names."""
+"""The synthetic stand-ins: native layouts read by the real adapters, labels, pairing, identity splits, determinism, CLI and bad names."""
 import csv, json, subprocess, sys
 from pathlib import Path
 
@@ -7,12 +7,16 @@ import pytest
 
 from bigarts import synth
 from bigarts.cli import main as cli_main
+from bigarts.datasets import DATASETS as ADAPTERS, index_dataset
 
-DATASETS = ("syn-celebdf", "syn-uadfv")
+DATASETS = ("celebdf", "ffpp", "dftimit_lq", "wilddeepfake")     # videos, split files, VidTIMIT frame folders, face crops
 
 
-def _rows(root, ds):
-    with open(Path(root)/ds/"split.csv", newline="") as fh: return list(csv.DictReader(fh))
+def _pairs(root, ds):
+    with open(Path(root)/"truth"/f"{ds}.csv", newline="") as fh: return list(csv.DictReader(fh))
+
+
+def _clip(root, ds, rel): return synth.read_clip(f"{Path(root)/ADAPTERS[ds].folder}/{rel}")
 
 
 @pytest.fixture(scope="module")
@@ -22,72 +26,78 @@ def corpus(tmp_path_factory):
     return root
 
 
-def test_layout(corpus):
-    meta = json.loads((corpus/"corpus.json").read_text())
+def test_native_layouts_read_by_the_real_adapters(corpus):
+    meta = json.loads((corpus/"synth.json").read_text())
     assert meta["seed"] == 7 and meta["size"] == "tiny" and sorted(meta["datasets"]) == sorted(DATASETS)
+    assert sorted(p.name for p in corpus.iterdir()) == ["Celeb-DF-v2", "DeepfakeTIMIT", "FaceForensics++", "WildDeepFake", "synth.json", "truth"]
     for ds in DATASETS:
-        rows = _rows(corpus, ds)
-        assert list(rows[0]) == synth.SPLIT_COLUMNS
-        names = {r["name"] for r in rows}
-        assert names == {p.stem for p in (corpus/ds/"videos").glob("*.mp4")}
-        c = meta["datasets"][ds]["counts"]
-        assert c["real"] == c["fake"] == sum(r["label"] == "0" for r in rows) == sum(r["label"] == "1" for r in rows)
-        assert meta["datasets"][ds]["stands_in_for"] == synth.MIXES[ds].stands_in_for
-        v = synth.read_video(corpus/ds/"videos"/f"{rows[0]['name']}.mp4")
-        assert v.shape == (synth.SIZES["tiny"].frames, synth.SIZES["tiny"].height, synth.SIZES["tiny"].width, 3)
+        pairs, df = _pairs(corpus, ds), index_dataset(ds, corpus/ADAPTERS[ds].folder)
+        assert not df.attrs["problems"] and int(df.label.sum()) == len(pairs) == meta["datasets"][ds]["pairs"]
+        fakes = df[df.label == 1].set_index("path")
+        for p in pairs:                                       # the adapter finds each fake, its split and (but WildDeepFake) its source
+            f = fakes.loc[str(corpus/ADAPTERS[ds].folder/p["fake"].rstrip("/"))]
+            assert (f.split == p["split"]) if ds != "celebdf" else ((f.split == "test") == (p["split"] == "test")), (ds, p)   # Celeb-DF: train/val is the adapter's
+            if ds != "wilddeepfake": assert f.source_id != "", (ds, p)
+    t = synth.SIZES["tiny"]
+    assert _clip(corpus, "celebdf", _pairs(corpus, "celebdf")[0]["real"]).shape == (t.frames, t.height, t.width, 3)
+    first = next((corpus/"DeepfakeTIMIT/VidTIMIT").glob("*/video/sa1"))
+    assert sorted(p.name for p in first.iterdir())[:2] == ["001", "002"] and (first/"001").read_bytes()[:2] == b"\xff\xd8"   # VidTIMIT: JPEGs, no suffix
+    crop = _clip(corpus, "wilddeepfake", _pairs(corpus, "wilddeepfake")[0]["fake"])
+    assert crop.shape[1] == crop.shape[2] < t.height                                 # WildDeepFake: square face crops
 
 
 def test_labels_and_pairing(corpus):
     for ds in DATASETS:
-        rows = _rows(corpus, ds); by = {r["name"]: r for r in rows}
-        for r in rows:
-            if r["label"] == "0": assert r["source"] == ""
-            else:
-                src = by[r["source"]]               # the source-real exists in the same dataset ...
-                assert src["label"] == "0" and src["split"] == r["split"] and src["identity"] == r["identity"]
-                f, x = (synth.read_video(corpus/ds/"videos"/f"{n}.mp4") for n in (r["name"], r["source"]))
-                m = np.load(corpus/ds/"truth"/f"{r['name']}.npz")["mask"]
-                d = np.abs(f.astype(int) - x).max(-1)  # ... and differs from its fake inside the blend mask
-                assert d[m > 128].mean() > 3*d[m == 0].mean()
+        for p in _pairs(corpus, ds):
+            f, x = _clip(corpus, ds, p["fake"]), _clip(corpus, ds, p["real"])
+            m = np.load(corpus/p["truth"])["mask"]
+            d = np.abs(f.astype(int) - x).max(-1)             # a fake differs from its source real inside the blend mask
+            assert d[m > 128].mean() > 3*d[m == 0].mean(), (ds, p["fake"])
 
 
 def test_splits_by_identity(corpus):
-    rows = _rows(corpus, "syn-celebdf")
-    assert {r["split"] for r in rows} == {"train", "val", "test"}
+    pairs = _pairs(corpus, "celebdf")
+    assert {p["split"] for p in pairs} == {"train", "val", "test"}
     split_of = {}
-    for r in rows: assert split_of.setdefault(r["identity"], r["split"]) == r["split"]
-    assert {r["split"] for r in _rows(corpus, "syn-uadfv")} == {"test"}
+    for p in pairs:
+        assert split_of.setdefault(p["identity"], p["split"]) == p["split"]   # (tiny: one identity a split, so a face may come from another)
+    test = (corpus/"Celeb-DF-v2/List_of_testing_videos.txt").read_text().split()
+    assert sorted(test[1::2]) == sorted(x for p in pairs if p["split"] == "test" for x in (p["real"], p["fake"]))
+    ff = json.loads((corpus/"FaceForensics++/splits/test.json").read_text())
+    assert ff and all(len(x) == 2 and all(len(v) == 3 for v in x) for x in ff)   # FF++: pairs of 3-digit names
+    assert {p["split"] for p in _pairs(corpus, "dftimit_lq")} == {"test"}
 
 
 def test_deterministic(corpus, tmp_path):
     again = tmp_path/"b"
     synth.build_corpus(again, synth.SynthConfig(seed=7, size="tiny", datasets=DATASETS, workers=2))
-    assert (again/"corpus.json").read_bytes() == (corpus/"corpus.json").read_bytes()
+    assert (again/"synth.json").read_bytes() == (corpus/"synth.json").read_bytes()
     for ds in DATASETS:
-        assert (again/ds/"split.csv").read_bytes() == (corpus/ds/"split.csv").read_bytes()
-        for r in _rows(corpus, ds):
-            a, b = (synth.read_video(root/ds/"videos"/f"{r['name']}.mp4") for root in (corpus, again))
-            assert np.array_equal(a, b), r["name"]
+        assert (again/"truth"/f"{ds}.csv").read_bytes() == (corpus/"truth"/f"{ds}.csv").read_bytes()
+        for p in _pairs(corpus, ds):
+            for k in ("real", "fake"):
+                assert np.array_equal(_clip(corpus, ds, p[k]), _clip(again, ds, p[k])), p[k]
 
 
 def test_seed_changes_corpus(corpus, tmp_path):
-    synth.build_corpus(tmp_path/"c", synth.SynthConfig(seed=8, size="tiny", datasets=("syn-celebdf",)))
-    n = _rows(corpus, "syn-celebdf")[0]["name"]
-    a, b = (synth.read_video(root/"syn-celebdf"/"videos"/f"{n}.mp4") for root in (corpus, tmp_path/"c"))
-    assert not np.array_equal(a, b)
+    synth.build_corpus(tmp_path/"c", synth.SynthConfig(seed=8, size="tiny", datasets=("celebdf",)))
+    p = _pairs(corpus, "celebdf")[0]
+    assert p["real"] in {q["real"] for q in _pairs(tmp_path/"c", "celebdf")}
+    assert not np.array_equal(_clip(corpus, "celebdf", p["real"]), _clip(tmp_path/"c", "celebdf", p["real"]))
 
 
 def test_mix_registry():
-    assert len(synth.MIXES) >= 4 and synth.TRAIN_DATASET in synth.MIXES and synth.MIXES[synth.TRAIN_DATASET].splits
-    with pytest.raises(ValueError, match="Valid names: syn-celebdf"): synth.get_mix("syn-celbdf")
+    assert set(synth.MIXES) == set(synth.NATIVE) == {n for n, a in ADAPTERS.items() if a.paper} and synth.MIXES["celebdf"].splits
+    with pytest.raises(ValueError, match="Valid names: celebdf"): synth.get_mix("celbdf")
     with pytest.raises(ValueError, match="Valid names: tiny, demo"): synth.get_size("huge")
 
 
 def test_cli(tmp_path, capsys):
-    assert cli_main(["synth", "--out", str(tmp_path/"o"), "--seed", "3", "--size", "tiny", "--datasets", "syn-dfd"]) == 0
-    assert json.loads((tmp_path/"o"/"corpus.json").read_text())["seed"] == 3
-    assert cli_main(["synth", "--out", str(tmp_path/"bad"), "--datasets", "syn-dfdd"]) == 2
-    assert "Did you mean 'syn-dfd'" in capsys.readouterr().err and not (tmp_path/"bad").exists()
+    assert cli_main(["synth", "--out", str(tmp_path/"o"), "--seed", "3", "--size", "tiny", "--datasets", "dfd"]) == 0
+    assert json.loads((tmp_path/"o"/"synth.json").read_text())["seed"] == 3
+    assert f"dfd: {tmp_path/'o'/'FaceForensics++'}" in capsys.readouterr().out                 # where each stand-in went
+    assert cli_main(["synth", "--out", str(tmp_path/"bad"), "--datasets", "dfdd"]) == 2
+    assert "Did you mean 'dfd'" in capsys.readouterr().err and not (tmp_path/"bad").exists()
     assert cli_main(["synth", "--out", str(tmp_path/"bad"), "--size", "hueg"]) == 2
 
 
