@@ -16,9 +16,10 @@ from .methods import METHODS, build_method
 
 # %% auto #0
 __all__ = ['BEST', 'LAST', 'RESUME_FORMAT', 'RESUME_VERSIONS', 'MODEL_FORMAT', 'MODEL_VERSION', 'PLAIN', 'CheckpointError',
-           'plain', 'rng_states', 'set_rng_states', 'read_bytes', 'container', 'version1_data', 'load_torch',
+           'NoModel', 'plain', 'rng_states', 'set_rng_states', 'read_bytes', 'container', 'version1_data', 'load_torch',
            'load_safetensors', 'read_checkpoint', 'jsonable', 'kit_version', 'header', 'save_resume_point',
-           'model_input', 'save_model_file', 'training_record', 'describe', 'load_checkpoint', 'convert', 'main']
+           'model_input', 'save_model_file', 'save_no_model', 'no_model', 'training_record', 'describe',
+           'load_checkpoint', 'convert', 'main']
 
 # %% ../nbs/51_checkpoint.ipynb #a319fbc6
 BEST, LAST = "checkpoint_best.safetensors", "checkpoint_last.pt"   # in a run's folder: the model file, the resume point
@@ -27,6 +28,9 @@ MODEL_FORMAT, MODEL_VERSION = "bigarts-model", 1
 
 class CheckpointError(ValueError):
     "A file this kit does not load; the message names the file and what is wrong."
+
+class NoModel(CheckpointError):
+    "The model file of a run that had no data to train on: it holds no weights, only the reason."
 
 # %% ../nbs/51_checkpoint.ipynb #1037bad6
 PLAIN = (str, int, float, bool, type(None), torch.Tensor)
@@ -133,6 +137,7 @@ def read_checkpoint(path, map_location="cpu", sha256: str | None = None) -> dict
     if ckpt.get("version") not in versions:
         raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')}; this bigarts reads version "
                               f"{', '.join(map(str, versions))} of {fmt}: update bigarts.")
+    if ckpt.get("no_model"): raise NoModel(f"{path}: no model was trained: {ckpt['no_model']}")
     return {**ckpt, "file": str(path), "sha256": digest}
 
 # %% ../nbs/51_checkpoint.ipynb #d2c7a393
@@ -175,6 +180,22 @@ def save_model_file(path, model, config, state: dict, training: dict | None = No
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     data = save(tensors, metadata={"bigarts": json.dumps(jsonable(meta))})
     with atomic_write(path, "wb") as f: f.write(data)
+
+# %% ../nbs/51_checkpoint.ipynb #92bd6c98
+def save_no_model(path, reason: str, training: dict | None = None):
+    "The model file of a run that could not train: no weights; `reason` (and `training`) in the header."
+    from safetensors.torch import save
+    meta = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "no_model": reason, "training": training or {}, "bigarts_version": kit_version()}
+    with atomic_write(path, "wb") as f: f.write(save({}, metadata={"bigarts": json.dumps(meta)}))
+
+def no_model(path) -> str | None:
+    "Why the model file at `path` holds no model (`save_no_model`); None for any other file. Reads the header only."
+    try:
+        with open(path, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            meta = json.loads((json.loads(f.read(n)).get("__metadata__") or {}).get("bigarts", "{}")) if n < 2 ** 27 else {}
+    except (OSError, struct.error, ValueError, AttributeError): return None
+    return meta.get("no_model") if isinstance(meta, dict) else None
 
 # %% ../nbs/51_checkpoint.ipynb #482983c5
 def training_record(datasets, profile: str | None = None, synthetic: bool | None = None) -> dict:

@@ -18,8 +18,8 @@ from .video import IMAGE_SUFFIXES
 __all__ = ['INDEX_COLUMNS', 'VIDEO_SUFFIXES', 'SPLITS', 'DATASETS', 'PAPER_NAME', 'ADDED_LAYOUT', 'LayoutError', 'Adapter',
            'register', 'videos_in', 'row', 'check_layout', 'split_groups', 'read_celebdf_test_list', 'read_celebdf',
            'read_ffpp', 'read_dfd', 'read_dfdcp', 'read_uadfv', 'sequence_dirs', 'read_wilddeepfake', 'read_own',
-           'check_index', 'index_dataset', 'index_corpus', 'index_added', 'problems_path', 'write_index', 'read_index',
-           'main']
+           'check_index', 'index_dataset', 'stand_in', 'index_corpus', 'index_added', 'problems_path', 'write_index',
+           'read_index', 'main']
 
 # %% ../nbs/12_datasets.ipynb #0325b2a8
 INDEX_COLUMNS = ["video_id", "dataset", "split", "label", "source_id", "identity", "path"]
@@ -254,6 +254,10 @@ def index_dataset(name: str, root, **kw) -> pd.DataFrame:
     return df
 
 PAPER_NAME = {n: a.paper for n, a in DATASETS.items() if a.paper}   # adapter name → the paper's name of the dataset
+
+def stand_in(paper_name: str, stands_in_for: dict[str, str]) -> str | None:
+    "Our test set playing the paper's dataset `paper_name` (None if the corpus has none)."
+    return next((s for s, p in stands_in_for.items() if p == paper_name), None)
 
 def index_corpus(root) -> pd.DataFrame:
     "Index every dataset under `root` in the `own` layout (each a folder with a split.csv); folders without one are listed as problems."

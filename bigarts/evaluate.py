@@ -81,9 +81,10 @@ def run_outputs(results_dir: str | Path, run: str) -> tuple[Path, Path]:
 def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path, index: pd.DataFrame,
                   results_dir: str | Path, split: str = "test", batch_size: int = 64, device=None, workers: int = 0,
                   progress: bool = True) -> dict[str, dict]:
-    "Evaluate `models_dir/RUN/checkpoint_best.safetensors` of every run in `runs` into `run_outputs(results_dir, RUN)`: → {run: metrics}."
+    """Evaluate `models_dir/RUN/checkpoint_best.safetensors` of every run in `runs` into `run_outputs(results_dir, RUN)`: → {run: metrics}.
+    A run that had nothing to train on (`save_no_model`) gets a metrics file with no test set and its reason."""
     from tqdm.auto import tqdm
-    from bigarts.checkpoint import BEST
+    from bigarts.checkpoint import BEST, no_model
     ckpts = {r: Path(models_dir, r, BEST) for r in runs}
     missing = [str(p) for p in ckpts.values() if not p.is_file()]
     if missing:
@@ -92,6 +93,9 @@ def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path
     out = {}
     for run in tqdm(runs, desc="evaluate", unit="run", disable=not progress):
         scores, metrics_file = run_outputs(results_dir, run)
+        if reason := no_model(ckpts[run]):
+            with atomic_write(metrics_file) as f: json.dump({"model": None, "no_model": reason, "test_sets": {}}, f, indent=1)
+            out[run] = {}; tqdm.write(f"{run}: no model — {reason}"); continue
         out[run] = evaluate_checkpoint(ckpts[run], cache_dir, index, scores, split, batch_size, device, workers, metrics_file)
         tqdm.write(f"{run}: {model_line(metrics_file)}")
     return out

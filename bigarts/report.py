@@ -11,13 +11,13 @@ import pandas as pd
 
 from .core import atomic_write
 from .evaluate import run_outputs
-from .datasets import PAPER_NAME
+from .datasets import PAPER_NAME, stand_in
 from .methods import PAPER_ROW
 
 # %% auto #0
-__all__ = ['PAPER_DATASETS', 'PAPER', 'PAPER_COLUMNS', 'PAPER_AVG', 'RUN_OF_METHOD', 'CELEBDF_ROWS', 'TABLE_RUNS', 'CAPTIONS',
-           'MEASURES', 'AXES', 'cross_dataset_table', 'write_table', 'metric_table', 'table_title', 'read_run_metrics',
-           'stand_in', 'frame_note', 'write_tables', 'plot_robustness']
+__all__ = ['PAPER_DATASETS', 'PAPER', 'PAPER_COLUMNS', 'PAPER_AVG', 'NO_DATA', 'RUN_OF_METHOD', 'CELEBDF_ROWS', 'TABLE_RUNS',
+           'CAPTIONS', 'MEASURES', 'AXES', 'cross_dataset_table', 'write_table', 'metric_table', 'table_title',
+           'read_run_metrics', 'frame_note', 'write_tables', 'no_data_figure', 'plot_robustness']
 
 # %% ../nbs/70_report.ipynb #0b36e02d
 PAPER_DATASETS = ["UADFV", "DT-LQ", "DT-HQ", "FF++", "DFD", "DFDC-P", "Celeb-DF"]
@@ -111,34 +111,45 @@ PAPER_AVG = {t: dict(zip(PAPER[t], avgs)) for t, avgs in {   # the "Avg" column 
     "table5": [0.8511, 0.8736, 0.9005, 0.9087], "table6": [0.8421, 0.8517, 0.8868, 0.9087]}.items()}
 
 # %% ../nbs/70_report.ipynb #29cc18a8
+NO_DATA = "no data"
+
 def _fmt(v) -> str: return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
+def _no_data_note(why: dict[str, str]) -> str:
+    "'No data: X, Y — why; Z — why.' for the columns and rows without data ('' when all have data)."
+    by = {}
+    for k, v in why.items(): by.setdefault(v, []).append(k)
+    return ("\nNo data: " + "; ".join(f"{', '.join(ks)} — {v}" for v, ks in by.items()) + ".") if why else ""
+
 def cross_dataset_table(table: str, ours: pd.DataFrame, stands_in_for: dict[str, str], rows: dict[str, str],
-                        title: str, source: str) -> tuple[str, pd.DataFrame]:
-    "Markdown and long CSV for an AUC table; `rows` maps our setting name → the paper's row name. Only sets standing in for one of the paper's seven columns are shown, so both averages are over like columns."
-    sets = [s for s in stands_in_for if s in set(ours.dataset) and stands_in_for[s] in PAPER_DATASETS]
-    sets.sort(key=lambda s: PAPER_DATASETS.index(stands_in_for[s]))
-    recs, lines = [], []
-    head = ["Setting"] + [f"{s} ({stands_in_for[s]})" for s in sets] + ["Avg"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                        title: str, source: str, missing: dict[str, str] | None = None) -> tuple[str, pd.DataFrame]:
+    """Markdown and long CSV for an AUC table; `rows` maps our setting name → the paper's row name. One column per
+    dataset of the paper: our set standing in for it, or 'no data' when the corpus has none; a setting without results
+    reads 'no data', with its reason from `missing` (setting → why). Our Avg is over the columns with data."""
+    sets = {c: stand_in(c, stands_in_for) for c in PAPER_DATASETS}          # the paper's column → our set (None: none)
+    why = {c: "no dataset of the corpus stands in for it" for c, s in sets.items() if s is None}
+    head = ["Setting"] + [f"{s} ({c})" if s else c for c, s in sets.items()] + ["Avg"]
+    lines, recs = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)], []
     for ours_name, paper_name in rows.items():
-        cells, mine, theirs = [f"{paper_name}"], [], []
-        for s in sets:
+        if not (ours.setting == ours_name).any(): why[paper_name] = (missing or {}).get(ours_name, "no results")
+        cells, mine = [paper_name], []
+        for i, (col, s) in enumerate(sets.items()):
             r = ours[(ours.setting == ours_name) & (ours.dataset == s)]
             v = float(r.auc.iloc[0]) if len(r) else float("nan")
-            cov = f"{int(r.scored.iloc[0])}/{int(r.total.iloc[0])}" if len(r) else "0/0"
-            col = stands_in_for[s]
-            p = PAPER[table][paper_name][PAPER_DATASETS.index(col)] if paper_name in PAPER[table] else None
-            cells.append(f"{_fmt(v)} / {_fmt(p)}")
-            mine.append(v); theirs.append(p)
-            recs.append(dict(table=table, setting=paper_name, dataset=s, stands_in_for=col, ours=v, paper=p, videos=cov))
+            p = PAPER[table][paper_name][i] if paper_name in PAPER[table] else None
+            cells.append(f"{_fmt(v) if len(r) else NO_DATA} / {_fmt(p)}")
+            mine.append(v)
+            recs.append(dict(table=table, setting=paper_name, dataset=s or "", stands_in_for=col, ours=v, paper=p,
+                             videos=f"{int(r.scored.iloc[0])}/{int(r.total.iloc[0])}" if len(r) else ""))
         ok = [v for v in mine if not math.isnan(v)]
-        paper_avg = PAPER_AVG[table].get(paper_name)
-        cells.append(f"{_fmt(sum(ok)/len(ok) if ok else float('nan'))} / {_fmt(paper_avg)}")
+        cells.append(f"{_fmt(sum(ok)/len(ok)) if ok else NO_DATA} / {_fmt(PAPER_AVG[table].get(paper_name))}")
         lines.append("| " + " | ".join(cells) + " |")
     cov = ours.groupby("dataset")[["scored", "total"]].max()
-    notes = [f"\nEach cell: **ours / paper** (video-level AUC). Paper Avg: as the paper prints it, over its seven test sets. Source: {source}.",
-             "Coverage (videos scored / total): " + ", ".join(f"{s} {int(cov.scored[s])}/{int(cov.total[s])}" for s in sets) + "."]
+    present = [s for s in sets.values() if s is not None and s in cov.index]
+    notes = [f"\nEach cell: **ours / paper** (video-level AUC). Avg: ours over the columns with data; the paper's as it prints it, "
+             f"over its seven test sets. Source: {source}.",
+             "Coverage (videos scored / total): " + (", ".join(f"{s} {int(cov.scored[s])}/{int(cov.total[s])}" for s in present) or "none")
+             + "." + _no_data_note(why)]
     md = f"## {title}\n\n" + "\n".join(lines) + "\n" + "\n".join(notes) + "\n"
     return md, pd.DataFrame(recs)
 
@@ -150,21 +161,22 @@ def write_table(name: str, md: str, csv: pd.DataFrame, out_dir: str | Path = "ta
     with atomic_write(out/f"{name}.csv") as f: csv.to_csv(f, index=False)
 
 # %% ../nbs/70_report.ipynb #99991673
-def metric_table(table: str, ours: pd.DataFrame, rows: dict[str, str], title: str, source: str) -> tuple[str, pd.DataFrame]:
-    "Markdown and long CSV of a table of measures; `rows` maps our setting → the paper's row (settings without results are left out)."
-    cols, recs = PAPER_COLUMNS[table], []
+def metric_table(table: str, ours: pd.DataFrame, rows: dict[str, str], title: str, source: str,
+                 missing: dict[str, str] | None = None) -> tuple[str, pd.DataFrame]:
+    "Markdown and long CSV of a table of measures; `rows` maps our setting → the paper's row; a setting without results reads 'no data', its reason from `missing`."
+    cols, recs, why = PAPER_COLUMNS[table], [], {}
     lines = ["| Setting | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
     for run, row in rows.items():
-        r = ours[ours.setting == run]
-        if not len(r): continue
+        r = ours[ours.setting == run] if "setting" in ours else ours.iloc[:0]
+        if not len(r): why[row] = (missing or {}).get(run, "no results")
         cells = [row]
         for i, c in enumerate(cols):
-            v = float(r[c].iloc[0]) if c in r else float("nan")
+            v = float(r[c].iloc[0]) if len(r) and c in r else float("nan")
             p = PAPER[table][row][i] if row in PAPER[table] else None
-            cells.append(f"{_fmt(v)} / {_fmt(p)}")
+            cells.append(f"{_fmt(v) if len(r) else NO_DATA} / {_fmt(p)}")
             recs.append(dict(table=table, setting=row, measure=c, ours=v, paper=p))
         lines.append("| " + " | ".join(cells) + " |")
-    md = f"## {title}\n\n" + "\n".join(lines) + f"\n\nEach cell: **ours / paper**. Source: {source}.\n"
+    md = f"## {title}\n\n" + "\n".join(lines) + f"\n\nEach cell: **ours / paper**. Source: {source}.{_no_data_note(why)}\n"
     return md, pd.DataFrame(recs)
 
 # %% ../nbs/70_report.ipynb #737a929a
@@ -201,19 +213,19 @@ MEASURES = {  # the columns of Tables 2 and 3 → keys of metrics.json
     "Frame AUC": "frame_auc", "Frame EER": "frame_eer", "Sequence AUC": "video_auc", "Sequence EER": "video_eer"}
 
 def read_run_metrics(results_dir: str | Path, runs) -> pd.DataFrame:
-    "Long frame: one row per (run = `setting`, test set = `dataset`) with every number of `results/metrics/RUN.json`; `auc` = video AUC."
-    recs = []
+    """Long frame: one row per (run = `setting`, test set = `dataset`) with every number of `results/metrics/RUN.json`; `auc` = video AUC.
+    `.attrs['no_model']`: {run: why} of the runs that had nothing to train on."""
+    recs, no_model = [], {}
     for run in runs:
         f = run_outputs(results_dir, run)[1]
         if not f.exists(): continue
-        for ds, m in json.loads(f.read_text())["test_sets"].items():
-            recs.append(dict(setting=run, dataset=ds, **{k: v for k, v in m.items() if not isinstance(v, (list, dict))}))
+        m = json.loads(f.read_text())
+        if m.get("no_model"): no_model[run] = m["no_model"]
+        for ds, v in m["test_sets"].items():
+            recs.append(dict(setting=run, dataset=ds, **{k: x for k, x in v.items() if not isinstance(x, (list, dict))}))
     d = pd.DataFrame(recs, columns=["setting", "dataset", "video_auc", "scored", "total"] if not recs else None)
-    return d.assign(auc=d.video_auc)
-
-def stand_in(paper_name: str, stands_in_for: dict[str, str]) -> str | None:
-    "Our test set playing the paper's dataset `paper_name` (None if the corpus has none)."
-    return next((s for s, p in stands_in_for.items() if p == paper_name), None)
+    d = d.assign(auc=d.video_auc); d.attrs["no_model"] = no_model
+    return d
 
 # %% ../nbs/70_report.ipynb #38c6986f
 def frame_note(ours: pd.DataFrame, every: int | None) -> str:
@@ -227,44 +239,58 @@ def _measure_rows(ours: pd.DataFrame, dataset: str | None, table: str) -> pd.Dat
     return pd.DataFrame([{"setting": r.setting, **{c: getattr(r, MEASURES[c], float("nan")) for c in PAPER_COLUMNS[table]}}
                          for r in d.itertuples()], columns=["setting", *PAPER_COLUMNS[table]])
 
+def _read_csvs(files) -> pd.DataFrame:
+    parts = [pd.read_csv(f).assign(setting=Path(f).stem) for f in files if Path(f).exists()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["setting"])
+
 def write_tables(results_dir: str | Path, corpus: dict, profile: str, tables_dir: str | Path = "tables",
-                 every: int | None = None) -> dict[str, str]:
-    "Write tables/table1..8 .md/.csv from the results present; → {table: markdown}. `every`: the face cache's frame sampling (Table 3's note)."
+                 every: int | None = None, runs=None) -> dict[str, str]:
+    """Write tables/table1..8 .md/.csv; → {table: markdown}. `every`: the face cache's frame sampling (Table 3's note);
+    `runs`: the runs of params.yaml (a table row of another run says it is not among them)."""
     res, out = Path(results_dir), {}
     sif = {n: d["stands_in_for"] for n, d in corpus["datasets"].items()}
-    runs = sorted({r for t in ("table1", "table2", "table3", "table4", "table5", "table6") for r in TABLE_RUNS[t]})
-    ours = read_run_metrics(res, runs)
-    train_name = lambda t: "FF++" if t == "table4" else "Celeb-DF"
+    all_runs = sorted({r for t in TABLE_RUNS.values() for r in t})
+    ours = read_run_metrics(res, all_runs)
+    missing = {r: ours.attrs["no_model"].get(r) or ("not among the runs of params.yaml" if runs is not None and r not in runs else "no results")
+               for r in all_runs}
+    trained_on = lambda paper: f"trained on {stand_in(paper, sif) or f'{paper} (no data)'}"
     for t in ("table1", "table4", "table5", "table6"):
-        rows = {k: v for k, v in TABLE_RUNS[t].items() if k in set(ours.setting)}
-        if rows: out[t] = cross_dataset_table(t, ours, sif, rows, table_title(t, corpus, profile),
-                                              f"profile `{profile}`, trained on {stand_in(train_name(t), sif)}, scored on each test split")
+        out[t] = cross_dataset_table(t, ours, sif, TABLE_RUNS[t], table_title(t, corpus, profile), missing=missing,
+                                     source=f"profile `{profile}`, {trained_on('FF++' if t == 'table4' else 'Celeb-DF')}, scored on each test split")
     for t, paper in (("table2", "Celeb-DF"), ("table3", "WildDeepFake")):
         ds = stand_in(paper, sif)
-        if ds is not None and (ours.dataset == ds).any():
-            src = f"profile `{profile}`, trained on {stand_in('Celeb-DF', sif)}, scored on {ds} (standing in for {paper})"
-            if t == "table3": src += frame_note(ours[ours.dataset == ds], every)
-            out[t] = metric_table(t, _measure_rows(ours, ds, t), TABLE_RUNS[t], table_title(t, corpus, profile), src)
-    parts = [pd.read_csv(f).assign(setting=f.stem) for f in sorted((res/"partial").glob("*.csv"))]
-    if parts:
-        p = pd.concat(parts).assign(column=lambda d: d.region.str.capitalize()).pivot(index="setting", columns="column", values="video_auc")
-        out["table7"] = metric_table("table7", p.reset_index(), TABLE_RUNS["table7"], table_title("table7", corpus, profile),
-                                     f"profile `{profile}`, trained on {stand_in('Celeb-DF', sif)}; reals and partial fakes of its test split (video AUC)")
-    if (res/"compression"/"both.csv").exists():
-        c = pd.read_csv(res/"compression"/"both.csv")
-        row = pd.DataFrame([{"setting": "both", **{f"CRF {int(r.crf)}": r.video_auc for r in c.itertuples()}}])
-        out["table8"] = metric_table("table8", row, TABLE_RUNS["table8"], table_title("table8", corpus, profile),
-                                     f"profile `{profile}`, trained on {stand_in('Celeb-DF', sif)}; its test videos re-encoded, re-preprocessed, scored (video AUC)")
+        src = f"profile `{profile}`, {trained_on('Celeb-DF')}, scored on {ds} (standing in for {paper})" if ds else f"profile `{profile}`"
+        if t == "table3" and ds: src += frame_note(ours[ours.dataset == ds], every)
+        why = missing if ds else {r: f"no dataset of the corpus stands in for {paper}" for r in all_runs}
+        out[t] = metric_table(t, _measure_rows(ours, ds, t), TABLE_RUNS[t], table_title(t, corpus, profile), src, why)
+    p = _read_csvs(sorted((res/"partial").glob("*.csv")))
+    if len(p): p = p.assign(column=lambda d: d.region.str.capitalize()).pivot(index="setting", columns="column", values="video_auc").reset_index()
+    out["table7"] = metric_table("table7", p, TABLE_RUNS["table7"], table_title("table7", corpus, profile), missing=missing,
+                                 source=f"profile `{profile}`, {trained_on('Celeb-DF')}; reals and partial fakes of its test split (video AUC)")
+    c = _read_csvs([res/"compression"/"both.csv"])
+    row = pd.DataFrame([{"setting": "both", **{f"CRF {int(r.crf)}": r.video_auc for r in c.itertuples()}}] if len(c) else [], columns=["setting"])
+    out["table8"] = metric_table("table8", row, TABLE_RUNS["table8"], table_title("table8", corpus, profile), missing=missing,
+                                 source=f"profile `{profile}`, {trained_on('Celeb-DF')}; its test videos re-encoded, re-preprocessed, scored (video AUC)")
     for t, (md, csv) in out.items(): write_table(t, md, csv, tables_dir)
     return {t: md for t, (md, _) in out.items()}
 
 # %% ../nbs/70_report.ipynb #f77080c5
 AXES = {"jpeg": "JPEG quality factor", "blur": "Gaussian blur σ (3×3)", "resize": "resize scale", "noise": "Gaussian noise σ"}
 
-def plot_robustness(curves: pd.DataFrame, title: str, labels: dict[str, str] | None = None):
-    "Fig. 9 from rows (perturbation, level, dataset, video_auc): one panel per perturbation, one curve per test set (`labels`: dataset → legend text)."
+def no_data_figure(title: str, why: str, width: float = 6.4):
+    "A figure that says it has no data, and why (a stage whose experiment could not run still writes its figure)."
     import matplotlib.pyplot as plt
-    names = [n for n in AXES if n in set(curves.perturbation)]
+    fig, ax = plt.subplots(figsize=(width, 2.4))
+    ax.text(0.5, 0.5, f"no data:\n{why}", ha="center", va="center", wrap=True, fontsize=8); ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+def plot_robustness(curves: pd.DataFrame, title: str, labels: dict[str, str] | None = None, no_data: str = "no results"):
+    """Fig. 9 from rows (perturbation, level, dataset, video_auc): one panel per perturbation, one curve per test set (`labels`:
+    dataset → legend text). Without rows, a `no_data_figure` with the reason `no_data`."""
+    import matplotlib.pyplot as plt
+    names = [n for n in AXES if n in set(curves.perturbation)] if "perturbation" in curves else []
+    if not names: return no_data_figure(title, no_data)
     fig, axs = plt.subplots(1, len(names), figsize=(3.2*len(names), 3.2), squeeze=False)
     for ax, n in zip(axs[0], names):
         for d, c in curves[curves.perturbation == n].groupby("dataset", sort=False):

@@ -8,11 +8,11 @@ import dataclasses, json
 from pathlib import Path
 
 from .core import ParamsError, build, check_name, load_params
-from .report import stand_in
+from .datasets import stand_in
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['read_runs', 'dataset_for', 'read_corpus', 'run_config']
+__all__ = ['read_runs', 'NoData', 'dataset_for', 'no_data', 'read_corpus', 'run_config']
 
 # %% ../nbs/68_runs.ipynb #7d9b7398
 def read_runs(params_file: str | Path = "params.yaml", profile: str | None = None) -> dict[str, dict]:
@@ -23,13 +23,25 @@ def read_runs(params_file: str | Path = "params.yaml", profile: str | None = Non
         build(TrainConfig, {k: v for k, v in r.items() if k != "train_on"}, where=f"run '{name}' in section 'runs' of {params_file}")
     return runs
 
+class NoData(ParamsError):
+    "The corpus has no dataset standing in for one the paper's experiment needs (its root is not among `corpus.<profile>.roots`)."
+
 def dataset_for(paper_name: str, corpus: dict) -> str:
     "The dataset of the corpus that plays the paper's dataset `paper_name` (e.g. 'Celeb-DF' → 'celebdf')."
     sif = {n: d["stands_in_for"] for n, d in corpus["datasets"].items()}
     name = stand_in(paper_name, sif)
-    if name is None: raise ParamsError(f"No dataset of the corpus stands in for '{paper_name}'. The corpus has: "
-                                       + ", ".join(f"{n} ({p})" for n, p in sif.items()) + ".")
+    if name is None: raise NoData(f"no dataset of the corpus stands in for {paper_name} (the corpus has: "
+                                  + ", ".join(f"{n} ({p})" if p else n for n, p in sif.items()) + f"); to add it, name its root in corpus.<profile>.roots")
     return name
+
+def no_data(corpus: dict, checkpoint=None, needs: str | None = None) -> str | None:
+    "Why an experiment has no data: the model file `checkpoint` holds no model, or the corpus has no dataset standing in for `needs`; None when it can run."
+    from bigarts.checkpoint import no_model
+    if checkpoint is not None and (why := no_model(checkpoint)): return f"no model was trained: {why}"
+    if needs is not None:
+        try: dataset_for(needs, corpus)
+        except NoData as e: return str(e)
+    return None
 
 def read_corpus(corpus_dir: str | Path) -> dict:
     "`corpus.json` of the corpus stage (which dataset stands in for which of the paper's)."

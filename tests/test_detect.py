@@ -30,16 +30,16 @@ def media(tmp_path_factory):
     size = synth.Size(frames=20, width=320, height=240, split_identities=3, test_identities=2, clips=1)
     pair = synth.make_pair(synth.get_mix("celebdf"), size, 0, "detect", bases[0], bases[2])
     videos = d/"clips"
-    for k in ("real", "fake"): synth.write_clip(str(videos/f"{k}.mp4"), pair[k])
+    for k in ("real", "fake"): synth.write_clip(str(videos/f"{k}_clip.mp4"), pair[k])
     frame = pair["real"][0]
     image = d/"face.png"
     cv2.imwrite(str(image), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     folder = d/"folder"
     (folder/"sub").mkdir(parents=True)
-    shutil.copy(videos/"fake.mp4", folder/"sub"/"fake.mp4")
+    shutil.copy(videos/"fake_clip.mp4", folder/"sub"/"fake.mp4")
     shutil.copy(image, folder/"face.jpg.png")
     (folder/"README.txt").write_text("not media")
-    yield dict(dir=d, ckpt=d/"run"/"checkpoint_best.safetensors", video=videos/"fake.mp4", real=videos/"real.mp4", image=image, folder=folder)
+    yield dict(dir=d, ckpt=d/"run"/"checkpoint_best.safetensors", video=videos/"fake_clip.mp4", real=videos/"real_clip.mp4", image=image, folder=folder)
     shutil.rmtree(d, ignore_errors=True)
 
 
