@@ -15,7 +15,7 @@ import pandas as pd
 from .core import atomic_write, check_name
 
 # %% auto #0
-__all__ = ['MANIFEST_COLUMNS', 'FAILURE_COLUMNS', 'CROP_FORMATS', 'FaceCache']
+__all__ = ['MANIFEST_COLUMNS', 'FAILURE_COLUMNS', 'CROP_FORMATS', 'FaceCache', 'as_cache']
 
 # %% ../nbs/05_cache.ipynb #d61bffe2
 _BOX_NA = {c: [""] for c in ("x0", "y0", "x1", "y1")}  # frames without a face have empty box cells → NaN
@@ -35,6 +35,10 @@ class FaceCache:
     def video_dir(self, video_id: str) -> Path: return self.root/"videos"/video_id
     def is_done(self, video_id: str) -> bool: return (self.video_dir(video_id)/"rows.csv").exists()
     def __repr__(self): return f"FaceCache({str(self.root)!r})"
+
+def as_cache(cache: FaceCache | str | os.PathLike) -> FaceCache:
+    "`cache` itself, or a `FaceCache` on that folder: pass one object to share its memo of decoded crops across readers."
+    return cache if isinstance(cache, FaceCache) else FaceCache(cache)
 
 # %% ../nbs/05_cache.ipynb #e3a48bac
 def _write_video(self: FaceCache, video_id: str, rows: pd.DataFrame, crops: dict[int, np.ndarray],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cache import FaceCache
+from .cache import FaceCache, as_cache
 from .core import atomic_write, get_device
 from .metrics import binary_metrics, coverage, video_scores
 
@@ -45,13 +45,13 @@ class Scorer:
         return frame_scores(self.model, dataset, self.cfg, self.device, **self.flags)
 
 # %% ../nbs/65_evaluate.ipynb #e558dd2b
-def evaluate_checkpoint(checkpoint: str | Path, cache_dir: str | Path, index: pd.DataFrame, out_dir: str | Path,
+def evaluate_checkpoint(checkpoint: str | Path, cache_dir: FaceCache | str | Path, index: pd.DataFrame, out_dir: str | Path,
                         split: str = "test", batch_size: int = 64, device=None, workers: int = 0,
                         metrics_file: str | Path | None = None, sha256: str | None = None) -> dict:
     """Score `split` of every dataset in the cache; write frames.csv, videos.csv (with the model's SHA-256), coverage.json
     and metrics.json (or `metrics_file`: `{"model": file, sha256, description; "test_sets": {dataset: metrics}}`) under `out_dir`."""
     from bigarts.trainset import FrameDataset
-    scorer, cache, out = Scorer(checkpoint, batch_size, device, workers, sha256), FaceCache(cache_dir), Path(out_dir)
+    scorer, cache, out = Scorer(checkpoint, batch_size, device, workers, sha256), as_cache(cache_dir), Path(out_dir)
     frames = scorer(FrameDataset(cache, split=split, size=scorer.size))
     frames["dataset"] = frames.video_id.str.split("/").str[0]
     index = index[index.split == split]
@@ -85,7 +85,7 @@ def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path
     A run that had nothing to train on (`save_no_model`) gets a metrics file with no test set and its reason."""
     from tqdm.auto import tqdm
     from bigarts.checkpoint import BEST, no_model
-    ckpts = {r: Path(models_dir, r, BEST) for r in runs}
+    ckpts, cache = {r: Path(models_dir, r, BEST) for r in runs}, as_cache(cache_dir)   # one cache: its memo serves every run
     missing = [str(p) for p in ckpts.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} of {len(runs)} runs have no checkpoint: {', '.join(missing)}. Train them first "
@@ -96,7 +96,7 @@ def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path
         if reason := no_model(ckpts[run]):
             with atomic_write(metrics_file) as f: json.dump({"model": None, "no_model": reason, "test_sets": {}}, f, indent=1)
             out[run] = {}; tqdm.write(f"{run}: no model — {reason}"); continue
-        out[run] = evaluate_checkpoint(ckpts[run], cache_dir, index, scores, split, batch_size, device, workers, metrics_file)
+        out[run] = evaluate_checkpoint(ckpts[run], cache, index, scores, split, batch_size, device, workers, metrics_file)
         tqdm.write(f"{run}: {model_line(metrics_file)}")
     return out
 

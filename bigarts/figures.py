@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .cache import FaceCache
+from .cache import FaceCache, as_cache
 from .explain import average_gradcam, overlay
 from .masks import extrinsic_mask, intrinsic_mask
 from .trainset import FrameDataset
@@ -55,7 +55,7 @@ def predicted_masks(model: torch.nn.Module, images: torch.Tensor) -> dict[str, n
 def fig7_masks(model: torch.nn.Module, cache: FaceCache | str, dataset: str, size: int, faces: int = 6, title: str = ""):
     "Fig. 7: test fakes of `dataset` (one per video) — face, predicted M_In, mined M_In, predicted M_Ex, mined M_Ex."
     import cv2, matplotlib.pyplot as plt
-    cache = cache if isinstance(cache, FaceCache) else FaceCache(cache)
+    cache = as_cache(cache)
     ds = FrameDataset(cache, "test", size, [dataset])
     ok = set(zip(ds.rows.video_id, ds.rows.frame))
     has_real = np.array([(s, f) in ok for s, f in zip(ds.rows.source_id, ds.rows.frame)], bool)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .cache import FaceCache
+from .cache import FaceCache, as_cache
 from .core import check_name
 from .masks import hull_mask, valid_landmarks
 from .blend import load_landmarks
@@ -77,7 +77,7 @@ class PartialFrames(torch.utils.data.Dataset):
     whose source-real frame is in the cache (label 1) → {'image': float32 3×size×size in [0, 1], 'label': float32, 'video_id': str, 'frame': int}.
     `rows`: the items' video_id, dataset, frame, label, source_id; `missing_source`, `missing_landmarks`: the fake frames left out."""
     def __init__(self, cache: FaceCache | str, region: str, split: str = "test", datasets: list[str] | None = None, size: int = 256):
-        self.cache = cache if isinstance(cache, FaceCache) else FaceCache(cache)
+        self.cache = as_cache(cache)
         self.region, self.split, self.size = check_name(region, REGIONS, "partial-manipulation region"), split, size
         rows = split_rows(self.cache, split, datasets)
         reals, fakes = rows[rows.label == 0], rows[rows.label == 1].reset_index(drop=True)

@@ -4,12 +4,13 @@
 
 # %% ../nbs/66_robustness.ipynb #c6c456d9
 from __future__ import annotations
+import shutil
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .cache import FaceCache
+from .cache import FaceCache, as_cache
 from .evaluate import Scorer, dataset_metrics
 from .metrics import auc, video_scores
 from .partial import PartialFrames
@@ -33,7 +34,7 @@ def auc_row(frames: pd.DataFrame, **setting) -> dict:
 def perturbation_curve(scorer: Scorer, cache: FaceCache | str, name: str, levels: list, datasets: list[str] | None = None,
                        split: str = "test", seed: int = 0) -> pd.DataFrame:
     "Fig. 9: one row per (level, test set): perturbation `name` at that level applied to every face of `split` (of `datasets`), one curve per test set."
-    rows = []
+    rows, cache = [], as_cache(cache)   # one cache: each level reads the crops from its memo
     for level in tqdm(levels, desc=name, unit="level"):
         fr = scorer(FrameDataset(cache, split, scorer.size, datasets, transform=perturbation(name, level, seed)))
         rows += [auc_row(g, perturbation=name, level=level, dataset=d) for d, g in fr.groupby(fr.video_id.str.split("/").str[0])]
@@ -43,7 +44,7 @@ def perturbation_curve(scorer: Scorer, cache: FaceCache | str, name: str, levels
 def partial_table(scorer: Scorer, cache: FaceCache | str, regions: list[str], datasets: list[str] | None = None,
                   split: str = "test") -> pd.DataFrame:
     "Table 7: one row per face region, the fakes of `split` reduced to that region pasted into their source-real frames."
-    rows = []
+    rows, cache = [], as_cache(cache)
     for region in tqdm(regions, desc="partial", unit="region"):
         ds = PartialFrames(cache, region, split=split, datasets=datasets, size=scorer.size)
         rows.append(auc_row(scorer(ds), region=region, fakes_left_out=len(ds.missing_source) + len(ds.missing_landmarks)))
@@ -71,6 +72,7 @@ def compression_table(scorer: Scorer, index: pd.DataFrame, crfs: list[int], work
         failures = pd.concat([cache.failures, pd.DataFrame(failed, columns=["video_id", "reason"])], ignore_index=True)
         frames = scorer(FrameDataset(cache, split, scorer.size, [dataset]))
         m = dataset_metrics(frames, idx, failures)
+        shutil.rmtree(d/"faces")   # scored: the crops go (≈8× the re-encoded videos' size), the videos stay
         rows.append(dict(crf=crf, video_auc=m["video_auc"], frame_auc=m["frame_auc"], videos=m["scored"], total=m["total"],
                          missing=[f"{x['video_id']}: {x['reason']}" for x in m["missing"]]))
     return pd.DataFrame(rows)

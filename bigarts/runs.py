@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses, json
 from pathlib import Path
 
-from .core import ParamsError, build, check_name, load_params
+from .core import ParamsError, build, check_name, load_params, read_params
 from .datasets import stand_in
 from .train import TrainConfig
 
@@ -18,6 +18,9 @@ __all__ = ['read_runs', 'NoData', 'dataset_for', 'no_data', 'read_corpus', 'run_
 def read_runs(params_file: str | Path = "params.yaml", profile: str | None = None) -> dict[str, dict]:
     "The runs of `params_file` (section `runs`), each a dict of settings: `train_on` and `TrainConfig` fields, checked by building one."
     runs = load_params("runs", profile, params_file)
+    if extra := {k for k, v in read_params(params_file)["runs"].items() if k != "common" and v}:
+        raise ParamsError(f"Section 'runs' of {params_file} has entries under {', '.join(sorted(extra))}: name and set every run under "
+                          f"'runs: common:' (dvc.yaml has one train@RUN stage per run there, for every profile).")
     for name, r in runs.items():
         if not isinstance(r, dict): raise ParamsError(f"Run '{name}' in section 'runs' of {params_file} must be a mapping of settings, got {r!r}.")
         build(TrainConfig, {k: v for k, v in r.items() if k != "train_on"}, where=f"run '{name}' in section 'runs' of {params_file}")

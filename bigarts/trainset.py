@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .cache import FaceCache
+from .cache import FaceCache, as_cache
 from .core import check_name
 from .masks import GAMMA, REDUCE, CLEAN, KERNEL, extrinsic_mask, hull_mask, hull_points, intrinsic_hull, landmark_template, valid_landmarks
 from .blend import CELLS, SIGMA, EXPAND, PartnerIndex, blend_fake_real, blend_real_real, load_landmarks
@@ -80,7 +80,7 @@ class ForgeryDataset(torch.utils.data.Dataset):
                  cells: int = CELLS, sigma: float = SIGMA, feather: float = 0.0, color_match: bool = False,
                  partner_k: int = 1, batch_size: int = 32, seed: int = 0, epoch_length: int | None = None,
                  datasets: list[str] | None = None):
-        self.cache = cache if isinstance(cache, FaceCache) else FaceCache(cache)
+        self.cache = as_cache(cache)
         self.datasets = datasets
         self.split, self.size, self.real_ratio, self.jpeg_quality, self.seed = split, size, real_ratio, jpeg_quality, seed
         self.mask_kw = dict(gamma=gamma, reduce=reduce, clean=clean)
@@ -210,7 +210,7 @@ class FrameDataset(torch.utils.data.Dataset):
     def __init__(self, cache: FaceCache | str, split: str = "test", size: int = 256, datasets: list[str] | None = None,
                  transform=None):
         "`transform`: None or a function uint8 H×W×3 crop → uint8 crop, applied before resizing (the robustness tests of Sec. 5)."
-        self.cache = cache if isinstance(cache, FaceCache) else FaceCache(cache)
+        self.cache = as_cache(cache)
         self.rows = split_rows(self.cache, split, datasets)
         self.split, self.size, self.transform = split, size, transform
     def __len__(self): return len(self.rows)

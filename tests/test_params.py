@@ -40,13 +40,25 @@ def test_every_run_builds_a_config_and_fills_a_table(profile):
     corpus = {"datasets": {"a": {"stands_in_for": "Celeb-DF"}, "b": {"stands_in_for": "FF++"}}}
     for r in runs: assert run_config(r, corpus, PARAMS, profile).datasets in (["a"], ["b"])
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert stages["train"]["matrix"]["run"] == list(runs)                         # the evaluate stage reads `runs` itself
+    assert stages["train"]["foreach"] == "${runs.common}"                        # one train@RUN stage per run (the evaluate stage reads `runs` itself)
     dag = subprocess.run([str(BIN / "dvc"), "dag", "--dot", "evaluate"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert all(f'"train@{r}" -> "evaluate"' in dag for r in runs)                  # … and waits for every training (dep `models`)
     in_tables = {r for t in ("table1", "table2", "table3", "table4", "table5", "table6") for r in TABLE_RUNS[t]}
     assert set(runs) <= in_tables, f"runs that fill no table: {set(runs) - in_tables}"
     assert set(stages["partial"]["matrix"]["run"]) <= set(runs) & set(TABLE_RUNS["table7"])
 
+
+
+def test_runs_are_named_under_common_only(tmp_path):
+    "A run set under a profile's own entry would have no train@RUN stage (dvc.yaml iterates over `runs.common`): it stops, naming where runs go."
+    from bigarts.runs import read_runs
+    p = yaml.safe_load(PARAMS.read_text())
+    p["runs"]["paper"] = {"both": {"lr": 0.01}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    with pytest.raises(ParamsError, match="under paper.*'runs: common:'"): read_runs(tmp_path / "params.yaml", "demo")
+    p["runs"]["paper"] = None                                                         # an empty entry is harmless
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    assert set(read_runs(tmp_path / "params.yaml", "demo")) == set(p["runs"]["common"])
 
 def test_every_paper_run_can_take_its_initial_weights(tmp_path, monkeypatch):
     "Each run of the paper profile names weights its network has: 'imagenet' only where torchvision publishes them (no download here)."
