@@ -72,15 +72,13 @@ def project(rates: dict, runs: dict, sec5: dict, frames_per_video: int = 300, ev
 
 def paper_runs(params: str, only: list[str] | None = None) -> dict:
     "{run: (its TrainConfig in the paper profile, its paper training set)}."
-    from bigarts.core import load_params
     from bigarts.runs import read_runs
-    from bigarts.train import TrainConfig
-    train = load_params("train", "paper", params, valid=[f.name for f in dataclasses.fields(TrainConfig)])
+    from bigarts.train import TrainConfig, train_settings
     out = {}
     for run, r in read_runs(params, "paper").items():
         if only and run not in only: continue
         r = dict(r); on = r.pop("train_on", "Celeb-DF")
-        out[run] = (TrainConfig(**{**train, **r, "progress": False}), on)
+        out[run] = (TrainConfig(**{**train_settings("paper", params, r.get("method")), **r, "progress": False}), on)
     return out
 
 

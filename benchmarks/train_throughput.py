@@ -83,9 +83,8 @@ def end_to_end(device, cache, size, batch, steps, warmup, workers, amp, channels
 
 def demo_settings(params):
     try:
-        from bigarts.core import load_params
-        import dataclasses
-        v = load_params("train", "demo", params, valid=[f.name for f in dataclasses.fields(TrainConfig)])
+        from bigarts.train import train_settings
+        v = train_settings("demo", params)
         return int(v.get("size", 64)), int(v.get("batch_size", 8)), "params.yaml demo profile"
     except Exception as e:
         return 64, 8, f"defaults (params.yaml demo profile not readable: {e})"

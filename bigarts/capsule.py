@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from .methods import Detector, load_weights
+from .methods import ComparisonNet, load_weights
 
 # %% auto #0
 __all__ = ['stats_pool', 'squash', 'PrimaryCapsule', 'DynamicRouting', 'CapsuleForensics']
@@ -57,7 +57,7 @@ class DynamicRouting(nn.Module):
         return v
 
 # %% ../nbs/48_capsule.ipynb #f04ecad9
-class CapsuleForensics(Detector):
+class CapsuleForensics(ComparisonNet):
     "Capsule-Forensics [22]: (B, 3, H, W) in [0, 1] → {'cls': (B,) logit, 'capsules': (B, 4, 2) routed real/fake capsules}."
     def __init__(self, pretrained: str | os.PathLike | None = None, primary: int = 10, iterations: int = 2,
                  noise: float = 0.01, dropout: float = 0.05):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import Detector, load_weights
+from .methods import ComparisonNet, load_weights
 from .xception import XceptionBackbone
 
 # %% auto #0
@@ -71,8 +71,9 @@ class DualCrossModalAttention(nn.Module):
         return rgb_new, hf_new
 
 # %% ../nbs/49_gsrm.ipynb #1cda68d3
-class GSRM(Detector):
+class GSRM(ComparisonNet):
     "GSRM [27]: (B, 3, H, W) in [0, 1] → {'cls': (B,)} from an RGB and an SRM Xception stream with RSA, DCMA and fusion."
+    MEAN, STD = (0.5,) * 3, (0.5,) * 3   # its Xception streams' settings (the authors' model code, networks/xception.py)
     def __init__(self, pretrained: str | os.PathLike | None = None, middle_blocks: int = 8, dropout: float = 0.5):
         super().__init__()
         self.rgb = load_weights(XceptionBackbone(middle_blocks), pretrained, "the Xception backbone")

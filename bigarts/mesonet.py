@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import Detector, load_weights
+from .methods import ComparisonNet, load_weights
 
 # %% auto #0
 __all__ = ['conv_relu', 'InceptionLayer', 'MesoInception4']
@@ -30,8 +30,9 @@ class InceptionLayer(nn.Module):
     def forward(self, x): return torch.cat([br(x) for br in self.branches], 1)
 
 # %% ../nbs/47_mesonet.ipynb #736cf3a6
-class MesoInception4(Detector):
+class MesoInception4(ComparisonNet):
     "MesoInception-4 [14]: (B, 3, H, W) in [0, 1] → {'cls': (B,)}."
+    MEAN, STD = (0.,) * 3, (1.,) * 3     # the [0, 1] image itself, as MesoNet's code feeds it (example.py: rescale 1/255)
     def __init__(self, pretrained: str | os.PathLike | None = None, dropout: float = 0.5):
         super().__init__()
         self.features = nn.Sequential(

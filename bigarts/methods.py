@@ -17,8 +17,9 @@ from .core import check_name
 from .model import IMAGENET_MEAN, IMAGENET_STD, BiGArts, read_weights
 
 # %% auto #0
-__all__ = ['TORCHVISION', 'METHODS', 'PAPER_ROW', 'Registered', 'check_image', 'Detector', 'load_weights', 'replace_last_linear',
-           'TorchvisionNet', 'BiGArtsRow', 'face_xray', 'Method', 'build_method']
+__all__ = ['TORCHVISION', 'METHODS', 'PAPER_ROW', 'RECIPES', 'SCOPES', 'Registered', 'check_image', 'ComparisonNet',
+           'load_weights', 'replace_last_linear', 'TorchvisionNet', 'BiGArtsRow', 'face_xray', 'Method', 'Recipe',
+           'recipe_settings', 'build_method']
 
 # %% ../nbs/45_methods.ipynb #486369b4
 class Registered:
@@ -40,13 +41,14 @@ def check_image(x: torch.Tensor, who: str, min_size: int = 32):
     if min(x.shape[-2:]) < min_size:
         raise ValueError(f"{who} needs inputs of at least {min_size}×{min_size} pixels, got {x.shape[-2]}×{x.shape[-1]}.")
 
-class Detector(Registered, nn.Module):
-    "Base of the comparison networks: `normalise` checks a float [0, 1] batch and applies ImageNet mean/std."
+class ComparisonNet(Registered, nn.Module):
+    "Base of the comparison networks: `normalise` checks a float [0, 1] batch and applies the class's `MEAN`/`STD` (its released code's)."
     min_size = 32
+    MEAN, STD = IMAGENET_MEAN, IMAGENET_STD
     def __init__(self):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1), persistent=False)
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         check_image(x, type(self).__name__, self.min_size)
         return (x - self.mean) / self.std
@@ -72,7 +74,7 @@ def replace_last_linear(net: nn.Module, out_features: int = 1) -> nn.Module:
     setattr(owner, attr, nn.Linear(getattr(owner, attr).in_features, out_features))
     return net
 
-class TorchvisionNet(Detector):
+class TorchvisionNet(ComparisonNet):
     "A torchvision classifier with a one-logit last layer: (B, 3, H ≥ 64, W ≥ 64) in [0, 1] → {'cls': (B,)}."
     min_size = 64
     def __init__(self, name: str = "resnet18", pretrained: str | os.PathLike | None = None):
@@ -118,6 +120,58 @@ METHODS: dict[str, Method] = {
     "bigarts":        Method("BiG-Arts",        BiGArtsRow, reads=("encoder", "variant"), source="this paper"),
 }
 PAPER_ROW: dict[str, str] = {k: m.row for k, m in METHODS.items()}
+
+# %% ../nbs/45_methods.ipynb #f1b7daac
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    "A method's training settings as its released code (or, without one, its paper) has them: `TrainConfig` values and sources."
+    settings: dict                # TrainConfig fields
+    source: str                   # where each value was read
+    notes: str = ""               # what the kit does not reproduce, and why
+
+_PLAIN = Recipe(dict(size=224, pretrained="imagenet", augment="none"),
+                "torchvision's ImageNet preset: 224² input, ImageNet mean/std (pytorch/vision references/classification/presets.py)",
+                "The paper gives no recipe for these 'base networks trained end to end'; torchvision's own training recipe is "
+                "ImageNet from scratch (SGD 0.1), so they fine-tune with BiG-Arts' optimiser and schedule. No random crop/flip.")
+
+RECIPES: dict[str, Recipe] = {
+    **{n: _PLAIN for n in ("alexnet", "vgg16", "densenet121", "resnet50", "resnet18")},
+    "xception": Recipe(dict(size=299, augment="none", optimizer="adam"),
+        "ondyari/FaceForensics classification/: 299² input scaled to [-1, 1], no training augmentation (dataset/transform.py), "
+        "ImageNet Xception with a new last layer (network/models.py)",
+        "The repository has no training script: learning rate, batch and schedule are BiG-Arts' (the FF++ paper trains the last "
+        "layer alone for 3 epochs, then all; not reproduced). torchvision has no Xception: give its ImageNet weights as `pretrained: PATH`."),
+    "mesoinception4": Recipe(dict(size=256, pretrained="none", augment="none", optimizer="adam", lr=1e-3, schedule="constant"),
+        "DariusAf/MesoNet classifiers.py: 256² input in [0, 1], Adam with learning_rate=0.001 and Keras' default betas, from scratch",
+        "The code has no training loop; its paper's batch of 75, step decay and zoom/flip/colour augmentation are not reproduced "
+        "(batch: BiG-Arts'). The code's loss is a squared error on a sigmoid; here cross-entropy, as every row."),
+    "capsule": Recipe(dict(size=300, pretrained="imagenet", augment="none", optimizer="adam", lr=5e-4, betas=(0.9, 0.999),
+                           schedule="constant", batch_size=32),
+        "nii-yamagishilab/Capsule-Forensics-v2 train_binary_ffpp.py: --imageSize 300, ImageNet mean/std, --lr 0.0005, "
+        "--beta1 0.9 (β2 0.999), no schedule, --batchSize 32; VGG-19 up to pool3 from ImageNet and frozen (model_big.py)",
+        "Its budget (--niter 25 epochs) is not reproduced: the profile's steps."),
+    "face_xray": Recipe({}, "the paper (Sec. 4.2): Face X-ray implemented as BiG-Arts without the intrinsic branch, with BiG-Arts' "
+        "trainer and blends", "Face X-ray's own code is not released; the paper trained it as here."),
+    "gsrm": Recipe(dict(size=256, augment="none"),
+        "the authors' model code (face-forgery-detection, src/model_core.py): 256² input, Xception streams normalised to [-1, 1], "
+        "started from ImageNet Xception",
+        "Its training code is not released: optimiser, learning rate, batch and schedule are BiG-Arts'. torchvision has no "
+        "Xception: give its ImageNet weights as `pretrained: PATH`."),
+    "rfm": Recipe(dict(size=224, pretrained="none", augment="none", optimizer="adam", lr=2e-4, weight_decay=0., schedule="constant",
+                       batch_size=16),
+        "crywang/RFM train.py: 224² crops normalised to [-2, 2], Xception from scratch (pretrained=False), Adam --lr 0.0002, "
+        "weight_decay 0, no schedule, --batch_size 16 (8 real + 8 fake), erasing of the top-3 FAM boxes",
+        "Its loss floods at 0.04 and its budget is 500k iterations; neither is reproduced (cross-entropy, the profile's steps)."),
+    "bigarts": Recipe(dict(pretrained="imagenet"),
+        "the paper, Sec. 4.1 (TrainConfig's defaults); ImageNet for its ResNet-18 encoder is the kit's choice",
+        "The paper does not say how its encoder starts; the comparison methods' codes start from ImageNet, and so does it here."),
+}
+SCOPES = ("own", "shared")
+
+def recipe_settings(method: str, scope: str = "own") -> dict:
+    "The `TrainConfig` values run of `method` takes from its recipe: all (`own`) or its augmentation only (`shared`)."
+    s = RECIPES[check_name(method, RECIPES, "method")].settings
+    return dict(s) if check_name(scope, SCOPES, "recipes scope") == "own" else {k: v for k, v in s.items() if k == "augment"}
 
 # %% ../nbs/45_methods.ipynb #efa6b6dc
 def build_method(method: str, pretrained: str | os.PathLike | None = None, **kwargs) -> nn.Module:

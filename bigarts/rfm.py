@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import Detector, load_weights
+from .methods import ComparisonNet, load_weights
 from .xception import XceptionBackbone
 
 # %% auto #0
@@ -19,8 +19,8 @@ __all__ = ['erase_top_regions', 'RFM']
 
 # %% ../nbs/49a_rfm.ipynb #0c53300f
 def erase_top_regions(x: torch.Tensor, fam: torch.Tensor, boxes: int = 3, box_frac: float = 120 / 224,
-                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    "(B, C, H, W) images, (B, 1, H, W) FAM → (erased images, keep-mask (B, 1, H, W), 0 where erased)."
+                      generator: torch.Generator | None = None, fill: tuple[float, float] = (0., 1.)) -> tuple[torch.Tensor, torch.Tensor]:
+    "(B, C, H, W) images, (B, 1, H, W) FAM → (erased images, keep-mask (B, 1, H, W), 0 where erased); erased pixels ~ U(`fill`)."
     B, _, H, W = x.shape
     eh, ew = max(1, round(box_frac * H)), max(1, round(box_frac * W))
     u = torch.rand(B, boxes, 4, generator=generator).numpy()          # box height, width, offsets (as fractions)
@@ -37,12 +37,13 @@ def erase_top_regions(x: torch.Tensor, fam: torch.Tensor, boxes: int = 3, box_fr
             placed += 1
             if placed >= boxes: break
     keep = torch.from_numpy(kept)[:, None].to(x)
-    noise = torch.rand(x.shape, generator=generator).to(x)
+    noise = torch.rand(x.shape, generator=generator).to(x) * (fill[1] - fill[0]) + fill[0]
     return keep * x + (1 - keep) * noise, keep
 
 # %% ../nbs/49a_rfm.ipynb #30f6e5bf
-class RFM(Detector):
+class RFM(ComparisonNet):
     "RFM [39]: (B, 3, H, W) in [0, 1] → {'cls': (B,)}; while training, the regions its FAM ranks highest are erased first."
+    MEAN, STD = (0.5,) * 3, (0.25,) * 3  # [-2, 2], as RFM's code (utils/datasets_profiles.py)
     def __init__(self, pretrained: str | os.PathLike | None = None, boxes: int = 3, box_frac: float = 120 / 224,
                  dropout: float = 0.5):
         super().__init__()
@@ -65,5 +66,6 @@ class RFM(Detector):
 
     def forward(self, x):
         if self.training and self.boxes > 0:
-            x, _ = erase_top_regions(x, self.forgery_attention(x), self.boxes, self.box_frac)
+            x, _ = erase_top_regions(x, self.forgery_attention(x), self.boxes, self.box_frac,
+                                     fill=(self.MEAN[0] - self.STD[0], self.MEAN[0] + self.STD[0]))   # U(-1, 1) once normalised, as RFM's code
         return {"cls": self.logit(x)}

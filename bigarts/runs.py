@@ -4,12 +4,12 @@
 
 # %% ../nbs/68_runs.ipynb #c7327f3a
 from __future__ import annotations
-import dataclasses, json
+import json
 from pathlib import Path
 
 from .core import ParamsError, build, check_name, load_params, read_params
 from .datasets import stand_in
-from .train import TrainConfig
+from .train import TrainConfig, train_settings
 
 # %% auto #0
 __all__ = ['read_runs', 'NoData', 'dataset_for', 'no_data', 'read_corpus', 'run_config']
@@ -53,10 +53,12 @@ def read_corpus(corpus_dir: str | Path) -> dict:
     return json.loads(f.read_text())
 
 def run_config(run: str, corpus: dict | str | Path, params_file: str | Path = "params.yaml", profile: str | None = None) -> TrainConfig:
-    "The TrainConfig of `run`: the `train` section of the profile, updated by the run's settings, training on its set only. `corpus`: corpus.json's dict or its folder (read after the parameters are checked)."
+    """The TrainConfig of `run`: its method's recipe (`train.<profile>.recipes`: own | shared, `bigarts.methods.recipe_settings`),
+    updated by the `train` section of the profile, then by the run's settings, training on its set only.
+    `corpus`: corpus.json's dict or its folder (read after the parameters are checked)."""
     runs = read_runs(params_file, profile)
     r = dict(runs[check_name(run, runs, f"run (section 'runs' of {params_file})")])
-    values = load_params("train", profile, params_file, valid=[f.name for f in dataclasses.fields(TrainConfig)])
+    values = train_settings(profile, params_file, r.get("method"))
     if not isinstance(corpus, dict): corpus = read_corpus(corpus)
     datasets = [dataset_for(r.pop("train_on", "Celeb-DF"), corpus)]
     return build(TrainConfig, {**values, **r, "datasets": datasets}, where=f"run '{run}' of {params_file}")

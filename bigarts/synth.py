@@ -24,7 +24,7 @@ __all__ = ['IMAGE_SUFFIXES', 'PORTRAIT', 'CANON', 'UPSAMPLERS', 'MASKS', 'BLENDS
            'apply_affine', 'invert_affine', 'compose', 'similarity', 'piecewise_affine', 'Face', 'face_width',
            'head_matte', 'make_portrait', 'base_faces', 'morph_landmarks', 'skin_mask', 'restyle', 'make_identity',
            'background', 'head_motion', 'render_real', 'canonical_transform', 'align_source', 'transposed_conv2x',
-           'upsample', 'synthesize', 'color_transfer', 'face_mask', 'blend', 'swap_frame', 'Mix', 'get_mix',
+           'upsample', 'synthesize', 'color_transfer', 'swap_mask', 'paste_face', 'swap_frame', 'Mix', 'get_mix',
            'draw_choice', 'Size', 'get_size', 'rng_for', 'identity_splits', 'make_pair', 'write_clip', 'read_clip',
            'crop_pair', 'Native', 'SynthConfig', 'make_identities', 'plan_dataset', 'build_corpus', 'detection_rates',
            'face_crop', 'main']
@@ -308,7 +308,7 @@ def color_transfer(src: np.ndarray, tgt: np.ndarray, mask: np.ndarray, strength:
 # %% ../nbs/15_synth.ipynb #5fa53d26
 MASKS = ("hull", "inner", "ellipse", "rect")
 
-def face_mask(kind: str, lms: np.ndarray, size: tuple[int, int], shrink: float = 0.05) -> np.ndarray:
+def swap_mask(kind: str, lms: np.ndarray, size: tuple[int, int], shrink: float = 0.05) -> np.ndarray:
     "Binary float32 mask (H, W) of region `kind` (in `MASKS`) defined by landmarks `lms`."
     if kind not in MASKS: raise ValueError(f"Unknown mask '{kind}'. Valid: {', '.join(MASKS)}.")
     pts = lms[17:] if kind == "inner" else lms
@@ -324,7 +324,7 @@ def face_mask(kind: str, lms: np.ndarray, size: tuple[int, int], shrink: float =
 # %% ../nbs/15_synth.ipynb #704605a1
 BLENDS = ("alpha", "poisson", "hard")
 
-def blend(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, kind: str, feather: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def paste_face(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, kind: str, feather: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     "Blend `face` (float32 frame-sized) into `frame` (uint8) over binary `mask`; the result and the blend weight (float32)."
     if kind not in BLENDS: raise ValueError(f"Unknown blend '{kind}'. Valid: {', '.join(BLENDS)}.")
     face8 = np.clip(face + 0.5, 0, 255).astype(np.uint8)
@@ -347,14 +347,14 @@ def swap_frame(frame: np.ndarray, lms: np.ndarray, aligned: np.ndarray, canon_lm
     H, W = frame.shape[:2]; c = mix_choice
     K = canonical_transform(lms, CANON)                          # frame → canonical
     tgt = cv2.warpAffine(frame, K, (CANON, CANON), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-    m = face_mask(c["mask"], canon_lms, (CANON, CANON))
+    m = swap_mask(c["mask"], canon_lms, (CANON, CANON))
     g = synthesize(aligned, c["res"], c["upsampler"], rng)
     g = color_transfer(g, tgt, m, c["color_match"])
     J = compose(similarity(1 + rng.normal(0, .004), rng.normal(0, .3), (CANON/2, CANON/2), (CANON/2 + rng.normal(0, .4), CANON/2 + rng.normal(0, .4))), np.eye(3)[:2])
     back = invert_affine(compose(J, K))                           # canonical (jittered) → frame
     gf = cv2.warpAffine(g, back, (W, H), flags=cv2.INTER_LINEAR)
     mf = cv2.warpAffine(m, back, (W, H), flags=cv2.INTER_LINEAR)
-    return blend(gf, frame, mf, c["blend"], c["feather"]*face_width(lms))
+    return paste_face(gf, frame, mf, c["blend"], c["feather"]*face_width(lms))
 
 # %% ../nbs/15_synth.ipynb #795c81f0
 @dataclasses.dataclass(frozen=True)

@@ -22,17 +22,20 @@ from .core import atomic_write, build, get_device, load_params, seed_everything
 from .core import check_name
 from .checkpoint import BEST, LAST, read_checkpoint, save_model_file, save_resume_point, set_rng_states, training_record
 from .model import VARIANTS, BiGArts, bigarts_loss, cls_logits
-from .methods import METHODS, build_method
+from .methods import METHODS, build_method, recipe_settings
 from .trainset import AUGMENTATIONS
 
 # %% auto #0
-__all__ = ['RESUMABLE_CHANGES', 'TrainConfig', 'bf16_pays', 'resolve', 'build_model', 'StreamDataset', 'is_positional', 'seeded',
-           'StreamSampler', 'make_loader', 'one_thread', 'worker_context', 'to_device', 'unwrap', 'objective',
-           'train_step', 'frame_scores', 'validation_problem', 'video_auc', 'scoring_flags', 'check_resume',
-           'init_distributed', 'open_live', 'repair_curve', 'default_datasets', 'cache_datasets', 'mean_over_processes',
-           'train', 'summary', 'validate_and_save', 'parse_args', 'profile_of', 'config_from_args', 'main']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'TRAIN_KEYS', 'RESUMABLE_CHANGES', 'TrainConfig', 'bf16_pays', 'resolve', 'build_model',
+           'train_settings', 'make_optimizer', 'StreamDataset', 'is_positional', 'seeded', 'StreamSampler',
+           'make_loader', 'one_thread', 'worker_context', 'to_device', 'unwrap', 'objective', 'train_step',
+           'frame_scores', 'validation_problem', 'video_auc', 'scoring_flags', 'check_resume', 'init_distributed',
+           'open_live', 'repair_curve', 'default_datasets', 'cache_datasets', 'mean_over_processes', 'train', 'summary',
+           'validate_and_save', 'parse_args', 'profile_of', 'config_from_args', 'main']
 
 # %% ../nbs/50_train.ipynb #5dd1903c
+OPTIMIZERS, SCHEDULES = ("adam", "sgd"), ("cosine", "constant")
+
 @dataclasses.dataclass
 class TrainConfig:
     "Training settings; defaults are the paper's (Sec. 4.1). `None` for amp/compile/channels_last/deterministic = decide by device."
@@ -44,8 +47,12 @@ class TrainConfig:
     pretrained: str | None = None    # none | imagenet (torchvision's weights API and cache) | PATH of a local state dict
     size: int = 256
     batch_size: int = 32             # global batch (divided among DDP processes)
+    optimizer: str = "adam"          # adam | sgd (the comparison methods' own codes: bigarts.methods.RECIPES)
     lr: float = 1e-3
-    betas: tuple = (0.9, 0.999)
+    betas: tuple = (0.9, 0.999)      # adam
+    momentum: float = 0.9            # sgd
+    weight_decay: float = 0.
+    schedule: str = "cosine"         # cosine (CosineAnnealingLR, T_max = t_max epochs) | constant
     t_max: int = 40                  # CosineAnnealingLR T_max, in epochs
     lambda_in: float = 15.
     lambda_ex: float = 15.
@@ -74,8 +81,10 @@ class TrainConfig:
                 raise ValueError(f"{k}={getattr(self, k)!r} does not apply to method '{self.method}' (only to "
                                  f"{', '.join(n for n, m in METHODS.items() if k in m.reads)}): leave it at {default!r}.")
         check_name(self.augment, AUGMENTATIONS, "augment")
+        check_name(self.optimizer, OPTIMIZERS, "optimizer"); check_name(self.schedule, SCHEDULES, "schedule")
         if isinstance(self.datasets, str): self.datasets = [self.datasets]
-        if self.size % 32 or self.size < 32: raise ValueError(f"size must be a multiple of 32, got {self.size}.")
+        if "encoder" in METHODS[self.method].reads and (self.size % 32 or self.size < 32):   # BiG-Arts' decoders mirror the encoder's strides
+            raise ValueError(f"size must be a multiple of 32 for method '{self.method}', got {self.size}.")
         for k in ("batch_size", "epochs", "epoch_length", "val_every", "log_every", "t_max"):
             if getattr(self, k) < 1: raise ValueError(f"{k} must be ≥ 1, got {getattr(self, k)}.")
 
@@ -102,6 +111,24 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     if "encoder" in reads: kw["encoder"] = cfg.encoder
     if "variant" in reads: kw["branches"] = VARIANTS[cfg.variant]
     return build_method(cfg.method, cfg.pretrained, **kw)
+
+TRAIN_KEYS = [f.name for f in dataclasses.fields(TrainConfig)] + ["recipes"]   # the `train` section: TrainConfig fields, and `recipes`
+
+def train_settings(profile: str | None = None, params_file: str | os.PathLike = "params.yaml", method: str | None = None) -> dict:
+    """TrainConfig values for `method` (default: the section's, else bigarts): its recipe (`bigarts.methods.recipe_settings`,
+    scope `train.<profile>.recipes`: own | shared), updated by the `train` section of the profile."""
+    values = load_params("train", profile, params_file, valid=TRAIN_KEYS)
+    scope = values.pop("recipes", "own")
+    return {**recipe_settings(method or values.get("method", "bigarts"), scope), **values}
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device):
+    "(optimizer, scheduler) of `cfg` over the trainable weights of `model` (a frozen part, e.g. Capsule's VGG-19, is left out)."
+    params, fused = [p for p in model.parameters() if p.requires_grad], device.type == "cpu"
+    opt = (torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=fused) if cfg.optimizer == "adam"
+           else torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=fused))
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.t_max) if cfg.schedule == "cosine"
+             else torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0))
+    return opt, sched
 
 # %% ../nbs/50_train.ipynb #f7ed364e
 class StreamDataset(Dataset):
@@ -333,8 +360,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
 
         model = build_model(cfg).to(device)
         if flags["channels_last"]: model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, fused=device.type == "cpu")
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.t_max)
+        optimizer, scheduler = make_optimizer(model, cfg, device)
         state = {"step": 0, "val_auc": float("nan"), "best_auc": float("nan"), "best_step": None, "loss": float("nan")}
         if resume:
             ckpt = read_checkpoint(out/LAST, map_location=device)
@@ -441,11 +467,10 @@ def profile_of(a) -> str | None:
     return a.profile or (active_profile(read_params(path)) if path.exists() else None)
 
 def config_from_args(a) -> TrainConfig:
-    "TrainConfig from params.yaml's 'train' section, overridden by the flags."
+    "TrainConfig from the method's recipe and params.yaml's 'train' section (`train_settings`), overridden by the flags."
     import yaml
-    valid = [f.name for f in dataclasses.fields(TrainConfig)]
     path = a.params or "params.yaml"
-    values = load_params("train", a.profile, path, valid=valid) if (a.params or Path(path).exists()) else {}
+    values = train_settings(a.profile, path, a.method) if (a.params or Path(path).exists()) else {}
     for kv in a.set:
         if "=" not in kv: raise ValueError(f"--set expects KEY=VALUE, got '{kv}'.")
         k, v = kv.split("=", 1); values[k] = yaml.safe_load(v)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .methods import Detector, load_weights
+from .methods import ComparisonNet, load_weights
 
 # %% auto #0
 __all__ = ['SeparableConv2d', 'XceptionBlock', 'conv_bn_relu', 'XceptionBackbone', 'XceptionNet']
@@ -58,8 +58,9 @@ class XceptionBackbone(nn.Module):
         return self.exit(self.middle(x))
 
 # %% ../nbs/46_xception.ipynb #d82fc90e
-class XceptionNet(Detector):
+class XceptionNet(ComparisonNet):
     "XceptionNet [11]: (B, 3, H, W) in [0, 1] → {'cls': (B,)} — backbone, global average pool, dropout 0.5, one logit."
+    MEAN, STD = (0.5,) * 3, (0.5,) * 3   # [-1, 1], as FaceForensics++'s transform (classification/dataset/transform.py)
     def __init__(self, pretrained: str | os.PathLike | None = None, dropout: float = 0.5):
         super().__init__()
         self.backbone = load_weights(XceptionBackbone(), pretrained, "the Xception backbone")

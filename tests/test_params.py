@@ -14,13 +14,12 @@ BIN = Path(sys.executable).parent
 
 def _valid(section, profile):
     from bigarts.preprocess import preprocess
-    from bigarts.train import TrainConfig
-    fields = lambda c: [f.name for f in dataclasses.fields(c)]
+    from bigarts.train import TRAIN_KEYS
     from bigarts.figures import EXPLAIN_KEYS
     from bigarts.robustness import ROBUSTNESS_KEYS
     return {"corpus": ["roots", "synth", "add"],
             "preprocess": [k for k in inspect.signature(preprocess).parameters if k not in ("index", "out", "detector_kw")],
-            "train": fields(TrainConfig),
+            "train": TRAIN_KEYS,
             "evaluate": ["split", "batch_size", "workers"],
             "robustness": ROBUSTNESS_KEYS, "explain": EXPLAIN_KEYS}[section]
 
@@ -78,11 +77,14 @@ def test_every_paper_run_can_take_its_initial_weights(tmp_path, monkeypatch):
     finally: torch.hub.set_dir(hub)
 
 
-def test_train_section_builds_a_config():
-    from bigarts.train import TrainConfig
-    for p in PROFILES:
-        cfg = build(TrainConfig, load_params("train", p, PARAMS))
-        assert cfg.size % 32 == 0
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_method_builds_a_config_from_its_recipe_and_the_train_section(profile):
+    "Each method's recipe (bigarts.methods.RECIPES), updated by the profile's `train` section, is a valid TrainConfig."
+    from bigarts.methods import METHODS
+    from bigarts.train import TrainConfig, train_settings
+    for m in METHODS:
+        cfg = build(TrainConfig, {**train_settings(profile, PARAMS, m), "method": m})
+        assert cfg.size == (64 if profile == "demo" else {"capsule": 300, "xception": 299}.get(m, cfg.size))
 
 
 def _typo(tmp_path, old, new):

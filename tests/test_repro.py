@@ -44,7 +44,7 @@ def _tiny_params(repo: Path, add: list[str]):
     p["profile"] = "demo"
     p["corpus"]["demo"] = dict(synth=dict(seed=0, size="tiny", workers=1), roots={"celebdf": "data/corpus/Celeb-DF-v2"}, add=add)   # Celeb-DF's stand-in
     p["preprocess"]["demo"] = dict(every=3, workers=1, crop_format="bmp")   # the demo's format
-    p["train"]["demo"] = dict(size=64, batch_size=2, epochs=2, epoch_length=1, t_max=2, val_every=2, workers=0)
+    p["train"]["demo"] = dict(size=64, batch_size=2, epochs=2, epoch_length=1, t_max=2, val_every=2, workers=0, recipes="shared")
     p["robustness"]["common"]["jpeg"] = [100]                                          # the report draws Fig. 9 from at least one curve
     p["runs"]["common"] = {"both": {}}                                                  # one training (one train@RUN stage): the evaluate stage scores it
     (repo / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True))

@@ -121,7 +121,7 @@ def test_outputs_outside_a_repository(tmp_path, monkeypatch):
 
 def test_cli_reports_bad_input(tmp_path, capsys):
     p = tmp_path/"params.yaml"
-    p.write_text("profile: demo\ntrain:\n  demo: {size: 32, batch_size: 2}\n  paper: {}\n")
+    p.write_text("profile: demo\ntrain:\n  demo: {size: 32, batch_size: 2, recipes: shared}\n  paper: {}\n")
     assert main(["--cache", str(tmp_path/"nocache"), "--out", str(tmp_path/"o"), "--params", str(p), "--set", "workers=0"]) == 1
     assert "manifest.csv not found" in capsys.readouterr().err
     assert main(["--cache", "c", "--out", "o", "--params", str(p), "--set", "sise=64"]) == 2
@@ -159,7 +159,7 @@ def test_cli_trains_on_a_face_cache_with_the_real_pipeline(tmp_path):
     blend.toy_cache(tmp_path/"cache", identities=2, frames=2, size=64, split="val", dataset="toyva")
     c.finalize()
     p = tmp_path/"params.yaml"
-    p.write_text("profile: demo\ntrain:\n  demo: {size: 64, batch_size: 4, epochs: 1, epoch_length: 2, val_every: 2, workers: 1}\n  paper: {}\n")
+    p.write_text("profile: demo\ntrain:\n  demo: {size: 64, batch_size: 4, epochs: 1, epoch_length: 2, val_every: 2, workers: 1, recipes: shared}\n  paper: {}\n")
     assert main(["--cache", str(tmp_path/"cache"), "--out", str(tmp_path/"out"), "--params", str(p), "--set", "progress=false"]) == 0
     m = json.loads((tmp_path/"out"/"train_metrics.json").read_text())
     assert m["steps"] == 2 and m["images"] == 8 and 0 <= m["best_val_auc"] <= 1
