@@ -1,4 +1,4 @@
-"""Reliability, each guarantee proven (README "Reliability"):
+"""Reliability, each guarantee proven (docs/reliability.md):
 
 - a bad-input corpus (truncated, empty, not-a-video, 1×1, 3000×2000, grayscale, variable frame rate, rotated,
   no face, two faces, spaces and non-ASCII in paths) goes through `bigarts preprocess`, `bigarts detect` and the

@@ -1,4 +1,4 @@
-"""A real `dvc repro` of the demo pipeline over a corpus seeded with bad input (README "Reliability").
+"""A real `dvc repro` of the demo pipeline over a corpus seeded with bad input (docs/reliability.md).
 
 The repository's tracked files are copied into a temporary folder (a fresh git repository; the committed demo outputs,
 `dvc.lock` and the executed notebooks are left behind, so every output is made here). Its `params.yaml` asks for a
