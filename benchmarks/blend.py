@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bigarts.blend import PartnerIndex, toy_cache
-from bigarts.masks import _pose
+from bigarts.blend import PartnerIndex
+from bigarts.toy import toy_cache
+from bigarts.toy import _pose
 from bigarts.masks import landmark_template
 from bigarts.trainset import KINDS, ForgeryDataset
 

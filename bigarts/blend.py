@@ -10,12 +10,12 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from .cache import FaceCache
-from .masks import (GAMMA, REDUCE, CLEAN, KERNEL, draw_face, extrinsic_mask, hull_mask, hull_points, intrinsic_mask,
+from .masks import (GAMMA, REDUCE, CLEAN, KERNEL, extrinsic_mask, hull_mask, hull_points, intrinsic_mask,
                            landmark_template, valid_landmarks)
 
 # %% auto #0
-__all__ = ['CELLS', 'SIGMA', 'EXPAND', 'PartnerIndex', 'load_landmarks', 'toy_frame', 'toy_swap', 'toy_cache', 'random_grid',
-           'warp_points', 'distorted_hull', 'blend', 'blend_real_real', 'blend_fake_real']
+__all__ = ['CELLS', 'SIGMA', 'EXPAND', 'PartnerIndex', 'load_landmarks', 'random_grid', 'warp_points', 'distorted_hull', 'blend',
+           'blend_real_real', 'blend_fake_real']
 
 # %% ../nbs/30_blend.ipynb #7fba994b
 CELLS = 4       # grid cells per side of the piecewise-affine distortion T
@@ -25,6 +25,8 @@ EXPAND = 15     # side of the ellipse that expands the difference of A into M' (
 def _rng(rng) -> np.random.Generator: return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 # %% ../nbs/30_blend.ipynb #e8117483
+def _codes(names, table: dict) -> np.ndarray: return np.array([table[n] for n in set(map(str, names)) if n in table], int)
+
 class PartnerIndex:
     "Nearest-landmark lookup over real frames (Sec. 3.3), built once: `query` → row of the partner of another identity."
     def __init__(self, landmarks: np.ndarray, identities, videos, size: int = 256, dims: int = 16, margin: int = 32):
@@ -44,30 +46,39 @@ class PartnerIndex:
     def __len__(self): return len(self.X)
     def __repr__(self): return f"PartnerIndex({len(self)} frames, {len(self._ids)} identities, {len(self._vids)} videos, {self.basis.shape[1]} dims: {self.explained:.1%} of variance)"
 
-# %% ../nbs/30_blend.ipynb #92d6dd8d
-def _codes(names, table: dict) -> np.ndarray: return np.array([table[n] for n in set(map(str, names)) if n in table], int)
+    def _nearest(self, q: np.ndarray, ic: np.ndarray, vc: np.ndarray, k: int) -> np.ndarray:
+        "Rows of the (up to) `k` frames nearest to the flat normalised landmarks `q`, exactly, without identities `ic` / videos `vc`."
+        z, n_bad = (q - self.mean) @ self.basis, int(self._id_count[ic].sum() + self._vid_count[vc].sum())
+        kk = min(len(self), 4*k + self.margin)
+        while True:
+            dz, j = self.tree.query(z, kk); dz, j = np.atleast_1d(dz), np.atleast_1d(j)
+            j = j[~((self._id_codes[j, None] == ic).any(1) | (self._vid_codes[j, None] == vc).any(1))]
+            d = ((self.X[j] - q)**2).sum(1)
+            best = np.argsort(d, kind="stable")[:k]
+            if kk == len(self) or (len(best) == k and d[best[-1]] <= dz[-1]**2): return j[best]   # no frame beyond is nearer
+            kk = min(len(self), max(2*kk, n_bad + 4*k + self.margin if len(j) < k else 0))
 
-def _nearest(self: PartnerIndex, q: np.ndarray, ic: np.ndarray, vc: np.ndarray, k: int) -> np.ndarray:
-    "Rows of the (up to) `k` frames nearest to the flat normalised landmarks `q`, exactly, without identities `ic` / videos `vc`."
-    z, n_bad = (q - self.mean) @ self.basis, int(self._id_count[ic].sum() + self._vid_count[vc].sum())
-    kk = min(len(self), 4*k + self.margin)
-    while True:
-        dz, j = self.tree.query(z, kk); dz, j = np.atleast_1d(dz), np.atleast_1d(j)
-        j = j[~((self._id_codes[j, None] == ic).any(1) | (self._vid_codes[j, None] == vc).any(1))]
-        d = ((self.X[j] - q)**2).sum(1)
-        best = np.argsort(d, kind="stable")[:k]
-        if kk == len(self) or (len(best) == k and d[best[-1]] <= dz[-1]**2): return j[best]   # no frame beyond is nearer
-        kk = min(len(self), max(2*kk, n_bad + 4*k + self.margin if len(j) < k else 0))
+    def query(self, landmarks: np.ndarray, avoid_identities=(), avoid_videos=(), k: int = 1, rng=None) -> int | None:
+        "Row of the frame nearest to `landmarks` (68, 2) — or one of the `k` nearest — whose identity and video are not excluded (see the fallbacks above); None if none."
+        q = np.asarray(landmarks, np.float32).reshape(-1) / self.size
+        for ids, vids in ((avoid_identities, avoid_videos), ((), avoid_videos)):
+            j = self._nearest(q, _codes(ids, self._id_table), _codes(vids, self._vid_table), k)
+            if len(j): break
+        if not len(j): return None
+        return int(j[_rng(rng).integers(len(j))]) if len(j) > 1 else int(j[0])
 
-def _query(self: PartnerIndex, landmarks: np.ndarray, avoid_identities=(), avoid_videos=(), k: int = 1, rng=None) -> int | None:
-    "Row of the frame nearest to `landmarks` (68, 2) — or one of the `k` nearest — whose identity and video are not excluded (see the fallbacks above); None if none."
-    q = np.asarray(landmarks, np.float32).reshape(-1) / self.size
-    for ids, vids in ((avoid_identities, avoid_videos), ((), avoid_videos)):
-        j = self._nearest(q, _codes(ids, self._id_table), _codes(vids, self._vid_table), k)
-        if len(j): break
-    if not len(j): return None
-    return int(j[_rng(rng).integers(len(j))]) if len(j) > 1 else int(j[0])
-PartnerIndex._nearest, PartnerIndex.query = _nearest, _query
+    @classmethod
+    def from_cache(cls, cache: FaceCache, split: str = "train", size: int = 256, min_area: float = 0.01, **kw) -> PartnerIndex:
+        "Index over the ok real frames of `split` whose landmarks are valid."
+        m = cache.manifest
+        rows = m[(m.split == split) & (m.label == 0) & (m.status == "ok")].reset_index(drop=True)
+        lm = load_landmarks(cache, rows)
+        ok = np.array([valid_landmarks(l, size, min_area) for l in lm], bool)
+        if not ok.any(): raise ValueError(f"No real frame of split '{split}' has valid landmarks in {cache}.")
+        rows = rows[ok].reset_index(drop=True)
+        idx = cls(lm[ok], rows.identity.astype(str), rows.video_id, size=size, **kw)
+        idx.keys = list(zip(rows.video_id, rows.frame.astype(int)))
+        return idx
 
 # %% ../nbs/30_blend.ipynb #f82e0879
 def load_landmarks(cache: FaceCache, rows: pd.DataFrame) -> np.ndarray:
@@ -78,56 +89,6 @@ def load_landmarks(cache: FaceCache, rows: pd.DataFrame) -> np.ndarray:
         for i, f in zip(np.flatnonzero(rows.video_id.to_numpy() == vid), g.frame):
             if f in lm: out[i] = lm[f]
     return out
-
-def _from_cache(cls, cache: FaceCache, split: str = "train", size: int = 256, min_area: float = 0.01, **kw) -> PartnerIndex:
-    "Index over the ok real frames of `split` whose landmarks are valid."
-    m = cache.manifest
-    rows = m[(m.split == split) & (m.label == 0) & (m.status == "ok")].reset_index(drop=True)
-    lm = load_landmarks(cache, rows)
-    ok = np.array([valid_landmarks(l, size, min_area) for l in lm], bool)
-    if not ok.any(): raise ValueError(f"No real frame of split '{split}' has valid landmarks in {cache}.")
-    rows = rows[ok].reset_index(drop=True)
-    idx = cls(lm[ok], rows.identity.astype(str), rows.video_id, size=size, **kw)
-    idx.keys = list(zip(rows.video_id, rows.frame.astype(int)))
-    return idx
-PartnerIndex.from_cache = classmethod(_from_cache)
-
-# %% ../nbs/30_blend.ipynb #392de1b0
-def toy_frame(identity: int, t: float, size: int = 256):
-    "Frame at time `t` (0–1) of a drawn video of `identity`: (RGB, landmarks)."
-    return draw_face(identity, size, *_pose_of(identity, t))
-
-def toy_swap(real: np.ndarray, landmarks: np.ndarray, donor: np.ndarray) -> np.ndarray:
-    "Paste the inner face of `donor` (same pose) into `real`: the hull of landmarks 17–67 (brows, eyes, nose, mouth, down to the chin)."
-    inner = np.zeros(real.shape[:2], np.uint8)
-    cv2.fillConvexPoly(inner, hull_points(np.concatenate([landmarks[17:], landmarks[5:12]])), 1)
-    return np.where(inner[..., None] == 1, donor, real)
-
-# %% ../nbs/30_blend.ipynb #0d765f10
-def toy_cache(root, identities: int = 4, videos: int = 1, frames: int = 4, size: int = 256, split: str = "train",
-              fakes: bool = True, dataset: str = "toy") -> FaceCache:
-    "Write a FaceCache of drawn faces under `root`: `videos` real videos of `frames` frames per identity, and one swap fake per real video."
-    c = FaceCache(root)
-    for i in range(identities):
-        for v in range(videos):
-            rid, tt = f"{dataset}/real_{i}_{v}", [(v + f/frames)/videos for f in range(frames)]
-            shots = [toy_frame(i, t, size) for t in tt]
-            c.write_video(rid, _rows(rid, dataset, split, 0, "", f"id{i}", frames, size), {f: s[0] for f, s in enumerate(shots)}, {f: s[1] for f, s in enumerate(shots)})
-            if not fakes or identities < 2: continue
-            d = (i + 1) % identities
-            fid = f"{dataset}/fake_{i}_{v}"
-            crops = {f: toy_swap(s[0], s[1], draw_face(d, size, *_pose_of(i, t))[0]) for f, (s, t) in enumerate(zip(shots, tt))}
-            c.write_video(fid, _rows(fid, dataset, split, 1, rid, f"id{i}", frames, size), crops, {f: s[1] for f, s in enumerate(shots)})
-    c.finalize()
-    return c
-
-def _pose_of(i, t):
-    ph = i*1.3
-    return (0.05*np.sin(2*np.pi*t + ph), 0.03*np.cos(2*np.pi*t + ph)), 1 + 0.06*np.sin(np.pi*t + ph), 10*np.sin(2*np.pi*t + 2*ph)
-
-def _rows(vid, dataset, split, label, source, identity, frames, size):
-    return pd.DataFrame(dict(video_id=vid, dataset=dataset, split=split, label=label, source_id=source, identity=identity,
-                             frame=range(frames), x0=0.0, y0=0.0, x1=float(size), y1=float(size), crop="", status="ok"))
 
 # %% ../nbs/30_blend.ipynb #0dcecfc8
 def random_grid(rng=None, size: int = 256, cells: int = CELLS, sigma: float = SIGMA, max_shift: float = 0.4) -> np.ndarray:

@@ -36,78 +36,70 @@ class FaceCache:
     def is_done(self, video_id: str) -> bool: return (self.video_dir(video_id)/"rows.csv").exists()
     def __repr__(self): return f"FaceCache({str(self.root)!r})"
 
+    def write_video(self, video_id: str, rows: pd.DataFrame, crops: dict[int, np.ndarray],
+                    landmarks: dict[int, np.ndarray]):
+        "Store one video's `crops` {frame: RGB uint8} and `landmarks` {frame: (68, 2)}, then its manifest `rows`."
+        d = self.video_dir(video_id); d.mkdir(parents=True, exist_ok=True); self.forget(video_id)
+        (d/"rows.csv").unlink(missing_ok=True)
+        for p in (*d.glob(".*.tmp"), *(q for x in CROP_FORMATS for q in d.glob(f"[0-9]*.{x}"))): p.unlink()   # leftovers of an attempt killed part-way
+        rows, ext = rows.copy(), "." + self.crop_format
+        rows["crop"] = [f"videos/{video_id}/{f:06d}{ext}" if s == "ok" else "" for f, s in zip(rows.frame, rows.status)]
+        for f, img in crops.items():
+            ok, buf = cv2.imencode(ext, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            with atomic_write(d/f"{f:06d}{ext}", "wb") as fh: fh.write(buf.tobytes())
+        frames = np.array(sorted(landmarks), dtype=np.int64)
+        lms = np.stack([landmarks[f] for f in frames]).astype(np.float32) if len(frames) else np.zeros((0, 68, 2), np.float32)
+        boxes = rows.set_index("frame").loc[frames, ["x0", "y0", "x1", "y1"]].to_numpy(np.float32) if len(frames) else np.zeros((0, 4), np.float32)
+        with atomic_write(d/"faces.npz", "wb") as fh: np.savez(fh, frames=frames, landmarks=lms, boxes=boxes)
+        with atomic_write(d/"rows.csv") as fh: rows[MANIFEST_COLUMNS].to_csv(fh, index=False)
+
+    def finalize(self, failures: pd.DataFrame | None = None) -> pd.DataFrame:
+        "Gather every finished video's rows into `manifest.csv` (and write `failures.csv`); return the manifest."
+        parts = [pd.read_csv(p, dtype={"source_id": str, "identity": str}, keep_default_na=False, na_values=_BOX_NA)
+                 for p in sorted((self.root/"videos").rglob("rows.csv"))]
+        man = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MANIFEST_COLUMNS)
+        with atomic_write(self.root/"manifest.csv") as fh: man.to_csv(fh, index=False)
+        if failures is not None:
+            with atomic_write(self.root/"failures.csv") as fh: failures.reindex(columns=FAILURE_COLUMNS).to_csv(fh, index=False)
+        return man
+
+    @property
+    def manifest(self) -> pd.DataFrame:
+        "All rows of `manifest.csv`; `source_id` is '' for reals."
+        p = self.root/"manifest.csv"
+        if not p.exists(): raise FileNotFoundError(f"{p} not found: build the cache first with `bigarts preprocess --out {self.root}`.")
+        return pd.read_csv(p, dtype={"source_id": str, "video_id": str, "identity": str}, keep_default_na=False, na_values=_BOX_NA)
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        "Videos listed as failed, with their reason (empty when none)."
+        p = self.root/"failures.csv"
+        return pd.read_csv(p, keep_default_na=False) if p.exists() else pd.DataFrame(columns=FAILURE_COLUMNS)
+
+    def image(self, video_id: str, frame: int) -> np.ndarray:
+        "The RGB uint8 crop of `frame` of `video_id`, read-only (it may be shared through the memo)."
+        key = (video_id, int(frame))
+        if key in self._memo: self._memo.move_to_end(key); return self._memo[key]
+        base = self.video_dir(video_id)/f"{frame:06d}"
+        p = next((q for x in (self._found, *(x for x in CROP_FORMATS if x != self._found)) if (q := base.with_suffix("." + x)).exists()), None)
+        if p is None: raise FileNotFoundError(f"{base}.{'/'.join(CROP_FORMATS)} is missing: rerun `bigarts preprocess` for {video_id}.")
+        img, self._found = cv2.imread(str(p), cv2.IMREAD_COLOR), p.suffix[1:]
+        if img is None: raise FileNotFoundError(f"{p} is unreadable: rerun `bigarts preprocess` for {video_id}.")
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB); img.flags.writeable = False
+        if img.nbytes <= self.memo_bytes:
+            self._memo[key] = img; self._memo_size += img.nbytes
+            while self._memo_size > self.memo_bytes: self._memo_size -= self._memo.popitem(last=False)[1].nbytes
+        return img
+
+    def forget(self, video_id: str):
+        "Drop the memo's crops of `video_id` (before they are rewritten)."
+        for key in [k for k in self._memo if k[0] == video_id]: self._memo_size -= self._memo.pop(key).nbytes
+
+    def landmarks(self, video_id: str) -> dict[int, np.ndarray]:
+        "{frame: (68, 2) float32 landmarks in crop pixels} for `video_id` (frames where dlib found none are absent)."
+        z = np.load(self.video_dir(video_id)/"faces.npz")
+        return {int(f): l for f, l in zip(z["frames"], z["landmarks"]) if np.isfinite(l).all()}
+
 def as_cache(cache: FaceCache | str | os.PathLike) -> FaceCache:
     "`cache` itself, or a `FaceCache` on that folder: pass one object to share its memo of decoded crops across readers."
     return cache if isinstance(cache, FaceCache) else FaceCache(cache)
-
-# %% ../nbs/05_cache.ipynb #e3a48bac
-def _write_video(self: FaceCache, video_id: str, rows: pd.DataFrame, crops: dict[int, np.ndarray],
-                 landmarks: dict[int, np.ndarray]):
-    "Store one video's `crops` {frame: RGB uint8} and `landmarks` {frame: (68, 2)}, then its manifest `rows`."
-    d = self.video_dir(video_id); d.mkdir(parents=True, exist_ok=True); self.forget(video_id)
-    (d/"rows.csv").unlink(missing_ok=True)
-    for p in (*d.glob(".*.tmp"), *(q for x in CROP_FORMATS for q in d.glob(f"[0-9]*.{x}"))): p.unlink()   # leftovers of an attempt killed part-way
-    rows, ext = rows.copy(), "." + self.crop_format
-    rows["crop"] = [f"videos/{video_id}/{f:06d}{ext}" if s == "ok" else "" for f, s in zip(rows.frame, rows.status)]
-    for f, img in crops.items():
-        ok, buf = cv2.imencode(ext, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        with atomic_write(d/f"{f:06d}{ext}", "wb") as fh: fh.write(buf.tobytes())
-    frames = np.array(sorted(landmarks), dtype=np.int64)
-    lms = np.stack([landmarks[f] for f in frames]).astype(np.float32) if len(frames) else np.zeros((0, 68, 2), np.float32)
-    boxes = rows.set_index("frame").loc[frames, ["x0", "y0", "x1", "y1"]].to_numpy(np.float32) if len(frames) else np.zeros((0, 4), np.float32)
-    with atomic_write(d/"faces.npz", "wb") as fh: np.savez(fh, frames=frames, landmarks=lms, boxes=boxes)
-    with atomic_write(d/"rows.csv") as fh: rows[MANIFEST_COLUMNS].to_csv(fh, index=False)
-FaceCache.write_video = _write_video
-
-# %% ../nbs/05_cache.ipynb #f4038e49
-def _finalize(self: FaceCache, failures: pd.DataFrame | None = None) -> pd.DataFrame:
-    "Gather every finished video's rows into `manifest.csv` (and write `failures.csv`); return the manifest."
-    parts = [pd.read_csv(p, dtype={"source_id": str, "identity": str}, keep_default_na=False, na_values=_BOX_NA)
-             for p in sorted((self.root/"videos").rglob("rows.csv"))]
-    man = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=MANIFEST_COLUMNS)
-    with atomic_write(self.root/"manifest.csv") as fh: man.to_csv(fh, index=False)
-    if failures is not None:
-        with atomic_write(self.root/"failures.csv") as fh: failures.reindex(columns=FAILURE_COLUMNS).to_csv(fh, index=False)
-    return man
-FaceCache.finalize = _finalize
-
-# %% ../nbs/05_cache.ipynb #f3b706fb
-def _manifest(self: FaceCache) -> pd.DataFrame:
-    "All rows of `manifest.csv`; `source_id` is '' for reals."
-    p = self.root/"manifest.csv"
-    if not p.exists(): raise FileNotFoundError(f"{p} not found: build the cache first with `bigarts preprocess --out {self.root}`.")
-    return pd.read_csv(p, dtype={"source_id": str, "video_id": str, "identity": str}, keep_default_na=False, na_values=_BOX_NA)
-
-def _failures(self: FaceCache) -> pd.DataFrame:
-    "Videos listed as failed, with their reason (empty when none)."
-    p = self.root/"failures.csv"
-    return pd.read_csv(p, keep_default_na=False) if p.exists() else pd.DataFrame(columns=FAILURE_COLUMNS)
-
-def _image(self: FaceCache, video_id: str, frame: int) -> np.ndarray:
-    "The RGB uint8 crop of `frame` of `video_id`, read-only (it may be shared through the memo)."
-    key = (video_id, int(frame))
-    if key in self._memo: self._memo.move_to_end(key); return self._memo[key]
-    base = self.video_dir(video_id)/f"{frame:06d}"
-    p = next((q for x in (self._found, *(x for x in CROP_FORMATS if x != self._found)) if (q := base.with_suffix("." + x)).exists()), None)
-    if p is None: raise FileNotFoundError(f"{base}.{'/'.join(CROP_FORMATS)} is missing: rerun `bigarts preprocess` for {video_id}.")
-    img, self._found = cv2.imread(str(p), cv2.IMREAD_COLOR), p.suffix[1:]
-    if img is None: raise FileNotFoundError(f"{p} is unreadable: rerun `bigarts preprocess` for {video_id}.")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB); img.flags.writeable = False
-    if img.nbytes <= self.memo_bytes:
-        self._memo[key] = img; self._memo_size += img.nbytes
-        while self._memo_size > self.memo_bytes: self._memo_size -= self._memo.popitem(last=False)[1].nbytes
-    return img
-
-def _forget(self: FaceCache, video_id: str):
-    "Drop the memo's crops of `video_id` (before they are rewritten)."
-    for key in [k for k in self._memo if k[0] == video_id]: self._memo_size -= self._memo.pop(key).nbytes
-
-def _landmarks(self: FaceCache, video_id: str) -> dict[int, np.ndarray]:
-    "{frame: (68, 2) float32 landmarks in crop pixels} for `video_id` (frames where dlib found none are absent)."
-    z = np.load(self.video_dir(video_id)/"faces.npz")
-    return {int(f): l for f, l in zip(z["frames"], z["landmarks"]) if np.isfinite(l).all()}
-
-FaceCache.manifest = property(_manifest)
-FaceCache.failures = property(_failures)
-FaceCache.image, FaceCache.forget = _image, _forget
-FaceCache.landmarks = _landmarks

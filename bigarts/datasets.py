@@ -12,18 +12,16 @@ from typing import Callable
 import pandas as pd
 
 from .core import atomic_write, check_name
-from .video import IMAGE_SUFFIXES
+from .video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 # %% auto #0
-__all__ = ['INDEX_COLUMNS', 'VIDEO_SUFFIXES', 'SPLITS', 'DATASETS', 'PAPER_NAME', 'ADDED_LAYOUT', 'LayoutError', 'Adapter',
-           'register', 'videos_in', 'row', 'check_layout', 'split_groups', 'read_celebdf_test_list', 'read_celebdf',
-           'read_ffpp', 'read_dfd', 'read_dfdcp', 'read_uadfv', 'sequence_dirs', 'read_wilddeepfake', 'read_own',
-           'check_index', 'index_dataset', 'stand_in', 'index_corpus', 'index_added', 'problems_path', 'write_index',
-           'read_index', 'main']
+__all__ = ['INDEX_COLUMNS', 'SPLITS', 'DATASETS', 'PAPER_NAME', 'ADDED_LAYOUT', 'LayoutError', 'Adapter', 'register', 'videos_in',
+           'row', 'check_layout', 'split_groups', 'read_celebdf_test_list', 'read_celebdf', 'read_ffpp', 'read_dfd',
+           'read_dfdcp', 'read_uadfv', 'sequence_dirs', 'read_wilddeepfake', 'read_own', 'check_index', 'index_dataset',
+           'stand_in', 'index_corpus', 'index_added', 'problems_path', 'write_index', 'read_index', 'main']
 
 # %% ../nbs/12_datasets.ipynb #0325b2a8
 INDEX_COLUMNS = ["video_id", "dataset", "split", "label", "source_id", "identity", "path"]
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"}
 SPLITS = ("train", "val", "test")
 
 class LayoutError(FileNotFoundError):
@@ -200,7 +198,7 @@ register("dftimit_hq", _TIMIT.format(q="higher_quality"), ("DeepfakeTIMIT/higher
 
 def sequence_dirs(folder: Path) -> list[Path]:
     "Folders under `folder` (itself included) that directly hold image files."
-    img = lambda p: p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES - {""}
+    img = lambda p: p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     return sorted(d for d in [folder, *folder.rglob("*")] if d.is_dir() and any(img(f) for f in d.iterdir()))
 
 @register("wilddeepfake", layout="  ROOT/real_test/<archive>/real/<sequence>/<frame>.png\n  ROOT/fake_test/<archive>/fake/<sequence>/<frame>.png\n  (ROOT/real_train/, ROOT/fake_train/ optional; extract the .tar.gz archives first)",

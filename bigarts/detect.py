@@ -18,17 +18,14 @@ import torch
 from .core import atomic_write, get_device
 from .faces import CROP_SIZE, FaceDetector, choose_face, crop_face, square_box
 from .model import cls_logits
-from .video import VideoError, VideoReader, to_rgb
+from .video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoError, VideoReader, to_rgb
 
 # %% auto #0
-__all__ = ['VIDEO_SUFFIXES', 'IMAGE_SUFFIXES', 'EXIT_OK', 'EXIT_USAGE', 'EXIT_SOME_FAILED', 'DEFAULT_CHECKPOINT', 'media_kind',
-           'find_media', 'default_checkpoint', 'dvc_training_datasets', 'training_data', 'to_batch', 'Result',
-           'Detector', 'explain_frames', 'write_explanation', 'run_metadata', 'write_results', 'format_table',
-           'parse_args', 'main']
+__all__ = ['EXIT_OK', 'EXIT_USAGE', 'EXIT_SOME_FAILED', 'DEFAULT_CHECKPOINT', 'media_kind', 'find_media', 'default_checkpoint',
+           'dvc_training_datasets', 'training_data', 'to_batch', 'Result', 'Detector', 'explain_frames',
+           'write_explanation', 'run_metadata', 'write_results', 'format_table', 'parse_args', 'main']
 
 # %% ../nbs/80_detect.ipynb #086da807
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".gif"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 EXIT_OK, EXIT_USAGE, EXIT_SOME_FAILED = 0, 2, 3
 
 def media_kind(path: Path) -> str:
@@ -155,74 +152,68 @@ class Detector:
         try: yield
         finally: torch.set_num_threads(n)
 
-# %% ../nbs/80_detect.ipynb #6eced70f
-def _score(self: Detector, crops: list[np.ndarray]) -> np.ndarray:
-    "Fake probability of each 256² face crop."
-    out = []
-    with self.timed("model"), torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.flags["amp"]):
-        for i in range(0, len(crops), self.batch_size):
-            x = to_batch(crops[i:i + self.batch_size], self.size).to(self.device)
-            if self.flags["channels_last"]: x = x.contiguous(memory_format=torch.channels_last)
-            out.append(torch.sigmoid(cls_logits(self.model, x).float()).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
-Detector.score = _score
+    def score(self, crops: list[np.ndarray]) -> np.ndarray:
+        "Fake probability of each 256² face crop."
+        out = []
+        with self.timed("model"), torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.flags["amp"]):
+            for i in range(0, len(crops), self.batch_size):
+                x = to_batch(crops[i:i + self.batch_size], self.size).to(self.device)
+                if self.flags["channels_last"]: x = x.contiguous(memory_format=torch.channels_last)
+                out.append(torch.sigmoid(cls_logits(self.model, x).float()).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-# %% ../nbs/80_detect.ipynb #2d27d434
-def _video_faces(self: Detector, path: Path, res: Result):
-    "Sample `path` 1 frame in `every`, track its face; fill res.frames / crops / frames_sampled / fps."
-    reader = VideoReader(path, every=self.every)
-    cap = cv2.VideoCapture(str(path)); res.fps = cap.get(cv2.CAP_PROP_FPS) or 25.0; cap.release()
-    buf, it = [], iter(reader)
-    def flush():
-        with self.timed("detect"): tracked = self.faces.track([f for _, f in buf])
-        with self.timed("crop"):
-            for (i, f), (box, _) in zip(buf, tracked):
-                if box is not None: res.frames.append(i); res.crops.append(crop_face(f, square_box(box), CROP_SIZE))
-        buf.clear()
-    while True:
-        with self.timed("decode"): item = next(it, None)
-        if item is None: break
-        buf.append(item); res.frames_sampled += 1
-        if len(buf) == self.chunk: flush()
-    if buf: flush()
-    if reader.notes: res.note = "; ".join(reader.notes)
+    def _video_faces(self, path: Path, res: Result):
+        "Sample `path` 1 frame in `every`, track its face; fill res.frames / crops / frames_sampled / fps."
+        reader = VideoReader(path, every=self.every)
+        cap = cv2.VideoCapture(str(path)); res.fps = cap.get(cv2.CAP_PROP_FPS) or 25.0; cap.release()
+        buf, it = [], iter(reader)
+        def flush():
+            with self.timed("detect"): tracked = self.faces.track([f for _, f in buf])
+            with self.timed("crop"):
+                for (i, f), (box, _) in zip(buf, tracked):
+                    if box is not None: res.frames.append(i); res.crops.append(crop_face(f, square_box(box), CROP_SIZE))
+            buf.clear()
+        while True:
+            with self.timed("decode"): item = next(it, None)
+            if item is None: break
+            buf.append(item); res.frames_sampled += 1
+            if len(buf) == self.chunk: flush()
+        if buf: flush()
+        if reader.notes: res.note = "; ".join(reader.notes)
 
-def _image_faces(self: Detector, path: Path, res: Result):
-    "Read image `path`, find its largest face; fill res.frames / crops."
-    if path.stat().st_size == 0: raise VideoError(f"{path}: zero-byte file")
-    with self.timed("decode"): img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None: raise VideoError(f"{path}: cannot be read as an image (corrupt, truncated or an unsupported format)")
-    img = to_rgb(img); res.frames_sampled = 1
-    with self.timed("detect"): faces = self.faces.detect([img])[0]
-    k = choose_face(faces)
-    if k is None: return
-    if len(faces[0]) > 1: res.note = f"{len(faces[0])} faces found; scored the largest"
-    with self.timed("crop"): res.frames.append(0); res.crops.append(crop_face(img, square_box(faces[0][k]), CROP_SIZE))
-Detector._video_faces, Detector._image_faces = _video_faces, _image_faces
+    def _image_faces(self, path: Path, res: Result):
+        "Read image `path`, find its largest face; fill res.frames / crops."
+        if path.stat().st_size == 0: raise VideoError(f"{path}: zero-byte file")
+        with self.timed("decode"): img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None: raise VideoError(f"{path}: cannot be read as an image (corrupt, truncated or an unsupported format)")
+        img = to_rgb(img); res.frames_sampled = 1
+        with self.timed("detect"): faces = self.faces.detect([img])[0]
+        k = choose_face(faces)
+        if k is None: return
+        if len(faces[0]) > 1: res.note = f"{len(faces[0])} faces found; scored the largest"
+        with self.timed("crop"): res.frames.append(0); res.crops.append(crop_face(img, square_box(faces[0][k]), CROP_SIZE))
 
-# %% ../nbs/80_detect.ipynb #9131d4c9
-def _call(self: Detector, path) -> Result:
-    "Score one file; every failure becomes the Result's `problem`, never an exception."
-    with self.cpu_threads(): return self._detect(Path(path))
+    def __call__(self, path) -> Result:
+        "Score one file; every failure becomes the Result's `problem`, never an exception."
+        with self.cpu_threads(): return self._detect(Path(path))
 
-def _detect(self: Detector, path: Path) -> Result:
-    res = Result(str(path), media_kind(path))
-    try:
-        if not path.is_file(): raise VideoError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-        (self._image_faces if res.kind == "image" else self._video_faces)(path, res)
-    except VideoError as e: res.problem = str(e).removeprefix(f"{path}: "); return res
-    except Exception as e: res.problem = f"error: {type(e).__name__}: {e}"; res.crops = []; return res
-    if not res.crops:
-        res.problem = "no face found" + (f" in any of the {res.frames_sampled} sampled frames" if res.kind == "video" else "")
+    def _detect(self, path: Path) -> Result:
+        res = Result(str(path), media_kind(path))
+        try:
+            if not path.is_file(): raise VideoError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+            (self._image_faces if res.kind == "image" else self._video_faces)(path, res)
+        except VideoError as e: res.problem = str(e).removeprefix(f"{path}: "); return res
+        except Exception as e: res.problem = f"error: {type(e).__name__}: {e}"; res.crops = []; return res
+        if not res.crops:
+            res.problem = "no face found" + (f" in any of the {res.frames_sampled} sampled frames" if res.kind == "video" else "")
+            return res
+        scores = self.score(res.crops)
+        res.scores, res.frames_scored = scores.tolist(), len(scores)
+        res.fake_probability = float(np.mean(scores, dtype=np.float64))   # Sec. 4.1: a video's score is the mean of its frames' scores
+        if res.kind == "video" and res.frames_scored < res.frames_sampled:
+            res.note = "; ".join(filter(None, [res.note, f"no face in {res.frames_sampled - res.frames_scored} of {res.frames_sampled} sampled frames"]))
+        if not self.keep_crops: res.crops = []
         return res
-    scores = self.score(res.crops)
-    res.scores, res.frames_scored = scores.tolist(), len(scores)
-    res.fake_probability = float(np.mean(scores, dtype=np.float64))   # Sec. 4.1: a video's score is the mean of its frames' scores
-    if res.kind == "video" and res.frames_scored < res.frames_sampled:
-        res.note = "; ".join(filter(None, [res.note, f"no face in {res.frames_sampled - res.frames_scored} of {res.frames_sampled} sampled frames"]))
-    if not self.keep_crops: res.crops = []
-    return res
-Detector.__call__, Detector._detect = _call, _detect
 
 # %% ../nbs/80_detect.ipynb #4b2cfcdc
 def explain_frames(detector: Detector, crops: list[np.ndarray]) -> list[dict]:

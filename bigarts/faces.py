@@ -101,16 +101,63 @@ class FaceDetector:
         small = [cv2.resize(f, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else f for f in frames]
         return [(b / s, p, l / s) for b, p, l in self._run(self.full, small)]
 
-# %% ../nbs/11_faces.ipynb #c9635e75
-def _refine(self: FaceDetector, frame: np.ndarray, prev) -> tuple:
-    "Faces in a window around box `prev` of `frame`, in frame pixels (same tuple as `detect`)."
-    x0, y0, x1, y1 = square_box(prev, self.roi_scale)
-    s = self.roi_size / (x1 - x0)
-    win = crop_face(frame, (x0, y0, x1, y1), self.roi_size)
-    b, p, l = self._run(self.roi, [win])[0]
-    return b / s + [x0, y0, x0, y0], p, l / s + [x0, y0]
-FaceDetector.refine = _refine
+    def refine(self, frame: np.ndarray, prev) -> tuple:
+        "Faces in a window around box `prev` of `frame`, in frame pixels (same tuple as `detect`)."
+        x0, y0, x1, y1 = square_box(prev, self.roi_scale)
+        s = self.roi_size / (x1 - x0)
+        win = crop_face(frame, (x0, y0, x1, y1), self.roi_size)
+        b, p, l = self._run(self.roi, [win])[0]
+        return b / s + [x0, y0, x0, y0], p, l / s + [x0, y0]
 
+    def _onet(self, frame: np.ndarray, box) -> tuple:
+        "MTCNN's last stage alone on the square around `box`: (regressed box (4,), face probability, 5 points (5, 2)), in frame pixels."
+        import torch
+        from torch.nn.functional import interpolate
+        b = np.asarray(box, np.float64); side = max(b[2] - b[0], b[3] - b[1])     # facenet's `rerec`, then its integer window
+        x0, y0 = np.fix([(b[0] + b[2] - side) / 2, (b[1] + b[3] - side) / 2]).astype(int)
+        x1, y1 = np.fix([x0 + side, y0 + side]).astype(int)
+        h, w = frame.shape[:2]
+        pad = max(0, -x0, -y0, x1 - w, y1 - h)
+        if pad: frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        win = torch.from_numpy(np.ascontiguousarray(frame[y0 + pad:y1 + pad, x0 + pad:x1 + pad]))
+        x = (interpolate(win.permute(2, 0, 1)[None].float(), size=(48, 48), mode="area") - 127.5) * 0.0078125
+        with torch.no_grad(): reg, pts, prob = (t[0].cpu().numpy().astype(np.float64) for t in self.full.onet(x.to(self.device)))
+        ww, wh = x1 - x0 + 1, y1 - y0 + 1
+        return (np.array([x0 + reg[0] * ww, y0 + reg[1] * wh, x1 + reg[2] * ww, y1 + reg[3] * wh]), prob[1],
+                np.stack([ww * pts[:5] + x0 - 1, wh * pts[5:] + y0 - 1], 1))
+
+    def follow(self, frame: np.ndarray, prev, max_steps: int = 3, min_iou: float = 0.8) -> tuple:
+        "The face near box `prev` by passes of MTCNN's last stage, each from the box the last one regressed (same tuple as `detect`): the first pass that moves the box little (IoU ≥ `min_iou`) with a probability past MTCNN's threshold; empty if none of `max_steps` does."
+        b = np.asarray(prev, np.float64)
+        for _ in range(max_steps):
+            if min(b[2] - b[0], b[3] - b[1]) < self.full.min_face_size: break    # smaller than any face MTCNN finds: let `track` search
+            nb, p, pts = self._onet(frame, b)
+            if p >= self.thresholds[2] and box_iou(b, nb[None])[0] >= min_iou: return nb[None], np.array([p]), pts[None]
+            b = nb
+        return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
+
+    def track(self, frames: list[np.ndarray], batch: bool | None = None, redetect: int = 0, batch_size: int = 32):
+        "Per frame: (face box (4,) or None, 5 points (5, 2) or None), following one face through `frames`."
+        batch = self.device.type == "cuda" if batch is None else batch
+        if batch:
+            allf = [x for i in range(0, len(frames), batch_size) for x in self.detect(frames[i:i + batch_size])]
+        out, prev = [], None
+        for i, f in enumerate(frames):
+            if batch: faces = allf[i]
+            elif prev is None or (redetect and i % redetect == 0): faces = self.detect([f])[0]
+            else:
+                faces = self.follow(f, prev)
+                if choose_face(faces, prev) is None: faces = self.refine(f, prev)
+            k = choose_face(faces, prev)
+            if k is None and prev is not None:        # lost: search the whole frame; best overlap, else the largest face
+                if not batch: faces = self.detect([f])[0]
+                k = choose_face(faces, prev)
+                if k is None: k = choose_face(faces)
+            if k is None: out.append((None, None)); continue
+            prev = faces[0][k]; out.append((prev, faces[2][k]))
+        return out
+
+# %% ../nbs/11_faces.ipynb #c9635e75
 def choose_face(faces: tuple, prev=None, max_shift: float = 1.0, max_scale: float = 1.6):
     "Index of the face to keep in `faces` (boxes, probs, points): the largest if `prev` is None, else the nearest to `prev` that moved less than `max_shift` × its size and changed size less than `max_scale`×; None if none."
     boxes = faces[0]
@@ -121,58 +168,6 @@ def choose_face(faces: tuple, prev=None, max_shift: float = 1.0, max_scale: floa
     shift = np.hypot(*((boxes[:, :2] + boxes[:, 2:]) / 2 - (prev[:2] + prev[2:]) / 2).T) / psize
     ok = (shift < max_shift) & (size / psize < max_scale) & (psize / size < max_scale)
     return int(np.argmin(np.where(ok, shift, np.inf))) if ok.any() else None
-
-# %% ../nbs/11_faces.ipynb #5a9872a5
-def _onet(self: FaceDetector, frame: np.ndarray, box) -> tuple:
-    "MTCNN's last stage alone on the square around `box`: (regressed box (4,), face probability, 5 points (5, 2)), in frame pixels."
-    import torch
-    from torch.nn.functional import interpolate
-    b = np.asarray(box, np.float64); side = max(b[2] - b[0], b[3] - b[1])     # facenet's `rerec`, then its integer window
-    x0, y0 = np.fix([(b[0] + b[2] - side) / 2, (b[1] + b[3] - side) / 2]).astype(int)
-    x1, y1 = np.fix([x0 + side, y0 + side]).astype(int)
-    h, w = frame.shape[:2]
-    pad = max(0, -x0, -y0, x1 - w, y1 - h)
-    if pad: frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    win = torch.from_numpy(np.ascontiguousarray(frame[y0 + pad:y1 + pad, x0 + pad:x1 + pad]))
-    x = (interpolate(win.permute(2, 0, 1)[None].float(), size=(48, 48), mode="area") - 127.5) * 0.0078125
-    with torch.no_grad(): reg, pts, prob = (t[0].cpu().numpy().astype(np.float64) for t in self.full.onet(x.to(self.device)))
-    ww, wh = x1 - x0 + 1, y1 - y0 + 1
-    return (np.array([x0 + reg[0] * ww, y0 + reg[1] * wh, x1 + reg[2] * ww, y1 + reg[3] * wh]), prob[1],
-            np.stack([ww * pts[:5] + x0 - 1, wh * pts[5:] + y0 - 1], 1))
-
-def _follow(self: FaceDetector, frame: np.ndarray, prev, max_steps: int = 3, min_iou: float = 0.8) -> tuple:
-    "The face near box `prev` by passes of MTCNN's last stage, each from the box the last one regressed (same tuple as `detect`): the first pass that moves the box little (IoU ≥ `min_iou`) with a probability past MTCNN's threshold; empty if none of `max_steps` does."
-    b = np.asarray(prev, np.float64)
-    for _ in range(max_steps):
-        if min(b[2] - b[0], b[3] - b[1]) < self.full.min_face_size: break    # smaller than any face MTCNN finds: let `track` search
-        nb, p, pts = self._onet(frame, b)
-        if p >= self.thresholds[2] and box_iou(b, nb[None])[0] >= min_iou: return nb[None], np.array([p]), pts[None]
-        b = nb
-    return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
-FaceDetector._onet, FaceDetector.follow = _onet, _follow
-
-# %% ../nbs/11_faces.ipynb #4ea689f0
-def _track(self: FaceDetector, frames: list[np.ndarray], batch: bool | None = None, redetect: int = 0, batch_size: int = 32):
-    "Per frame: (face box (4,) or None, 5 points (5, 2) or None), following one face through `frames`."
-    batch = self.device.type == "cuda" if batch is None else batch
-    if batch:
-        allf = [x for i in range(0, len(frames), batch_size) for x in self.detect(frames[i:i + batch_size])]
-    out, prev = [], None
-    for i, f in enumerate(frames):
-        if batch: faces = allf[i]
-        elif prev is None or (redetect and i % redetect == 0): faces = self.detect([f])[0]
-        else:
-            faces = self.follow(f, prev)
-            if choose_face(faces, prev) is None: faces = self.refine(f, prev)
-        k = choose_face(faces, prev)
-        if k is None and prev is not None:        # lost: search the whole frame; best overlap, else the largest face
-            if not batch: faces = self.detect([f])[0]
-            k = choose_face(faces, prev)
-            if k is None: k = choose_face(faces)
-        if k is None: out.append((None, None)); continue
-        prev = faces[0][k]; out.append((prev, faces[2][k]))
-    return out
-FaceDetector.track = _track
 
 # %% ../nbs/11_faces.ipynb #2fa84093
 def face_under(detector: FaceDetector, frame: np.ndarray, crop_box, margin: float = MARGIN) -> bool:

@@ -9,9 +9,8 @@ import cv2
 import numpy as np
 
 # %% auto #0
-__all__ = ['GAMMA', 'REDUCE', 'CLEAN', 'KERNEL', 'REDUCTIONS', 'landmark_template', 'draw_face', 'hull_points', 'hull_mask',
-           'difference', 'intrinsic_hull', 'intrinsic_mask', 'paste_square', 'extrinsic_mask', 'landmark_mask',
-           'valid_landmarks']
+__all__ = ['GAMMA', 'REDUCE', 'CLEAN', 'KERNEL', 'REDUCTIONS', 'landmark_template', 'hull_points', 'hull_mask', 'difference',
+           'intrinsic_hull', 'intrinsic_mask', 'extrinsic_mask', 'landmark_mask', 'valid_landmarks']
 
 # %% ../nbs/20_masks.ipynb #68c70a85
 GAMMA = 20      # threshold on |x' - x| in grey levels (0-255)
@@ -36,31 +35,6 @@ def landmark_template() -> np.ndarray:
     eye_r, eye_l = _ring((0.38, 0.44), 0.05, 0.022, 6, np.pi, 3*np.pi), _ring((0.62, 0.44), 0.05, 0.022, 6, np.pi, 3*np.pi)
     lip_o, lip_i = _ring((0.5, 0.69), 0.09, 0.04, 12, np.pi, 3*np.pi), _ring((0.5, 0.69), 0.06, 0.015, 8, np.pi, 3*np.pi)
     return np.concatenate([jaw, brow_r, brow_l, bridge, nose, eye_r, eye_l, lip_o, lip_i]).astype(np.float32)
-
-# %% ../nbs/20_masks.ipynb #95133e1b
-def _pose(pts, size, shift=(0.0, 0.0), scale=1.0, roll=0.0):
-    "Scale/rotate `pts` (crop units) about the crop centre, shift (crop units), return crop pixels."
-    c, r = np.array([0.5, 0.5]), np.deg2rad(roll)
-    R = np.array([[np.cos(r), -np.sin(r)], [np.sin(r), np.cos(r)]])
-    return (((pts - c) @ R.T)*scale + c + shift)*size
-
-def draw_face(identity: int = 0, size: int = 256, shift=(0.0, 0.0), scale: float = 1.0, roll: float = 0.0):
-    "A drawn face of `identity` in a pose, with its landmarks: (RGB uint8 size×size×3, (68, 2) float32 pixels)."
-    g = np.random.default_rng(identity)
-    skin, bg = np.array([235, 190, 160])*g.uniform(0.45, 1.0) + g.normal(0, 12, 3), g.integers(0, 255, 3)
-    shape = landmark_template()*[1 + g.uniform(-0.08, 0.08), 1 + g.uniform(-0.06, 0.06)]
-    shape += [0.5, 0.5] - shape.mean(0)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = (bg + 60*np.stack([xx, yy, xx*yy], -1) + g.normal(0, 6, (size, size, 3))).clip(0, 255).astype(np.uint8)
-    P = lambda p: np.round(_pose(p, size, shift, scale, roll)).astype(np.int32)
-    head = _ring((0.5, 0.47), 0.30, 0.40, 64)
-    cv2.fillPoly(img, [P(head)], skin.clip(0, 255).tolist())
-    img = cv2.add(img, g.normal(0, 4, img.shape).clip(0, 255).astype(np.uint8))
-    lm = _pose(shape, size, shift, scale, roll).astype(np.float32)
-    for a, b in [(36, 42), (42, 48)]: cv2.fillPoly(img, [np.round(lm[a:b]).astype(np.int32)], (40, 30, 30))
-    for a, b in [(17, 22), (22, 27), (27, 31), (31, 36)]: cv2.polylines(img, [np.round(lm[a:b]).astype(np.int32)], False, (60, 40, 30), 2)
-    cv2.fillPoly(img, [np.round(lm[48:60]).astype(np.int32)], (170, 60, 70))
-    return img, lm
 
 # %% ../nbs/20_masks.ipynb #0b31b775
 def hull_points(points: np.ndarray) -> np.ndarray | None:
@@ -101,13 +75,6 @@ def intrinsic_mask(fake: np.ndarray, real: np.ndarray, gamma: float = GAMMA, red
                    clean: int = CLEAN) -> np.ndarray:
     "M_in = Convex(|fake − real| > gamma): uint8 {0,1} H×W (all zeros for an empty difference). Images H×W×C uint8, same crop box."
     return hull_mask(intrinsic_hull(fake, real, gamma, reduce, clean), fake.shape)
-
-# %% ../nbs/20_masks.ipynb #47522e73
-def paste_square(img: np.ndarray, x0: int, y0: int, side: int, delta: int = 80) -> np.ndarray:
-    "A copy of `img` whose square [y0, y0+side) × [x0, x0+side) differs by exactly `delta` levels in every channel."
-    out, p = img.copy(), img[y0:y0+side, x0:x0+side].astype(np.int16)
-    out[y0:y0+side, x0:x0+side] = np.where(p < 128, p + delta, p - delta).astype(np.uint8)
-    return out
 
 # %% ../nbs/20_masks.ipynb #50070353
 def _kernel(k: int, shape: str) -> np.ndarray:

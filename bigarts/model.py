@@ -19,8 +19,8 @@ from .core import check_name
 
 # %% auto #0
 __all__ = ['DECODER_CHANNELS', 'MASK_PRIOR', 'ENCODERS', 'IMAGENET', 'VARIANTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'SCSE',
-           'conv_bn_relu', 'DecoderBlock', 'MaskDecoder', 'read_weights', 'load_backbone_weights', 'Encoder',
-           'ClassifierHead', 'BiGArts', 'check_input', 'cls_logits', 'stage_shapes', 'parameter_counts', 'bigarts_loss']
+           'conv_bn_relu', 'DecoderBlock', 'MaskDecoder', 'read_weights', 'load_weights', 'Encoder', 'ClassifierHead',
+           'check_image', 'BiGArts', 'cls_logits', 'stage_shapes', 'parameter_counts', 'bigarts_loss']
 
 # %% ../nbs/40_model.ipynb #2f06350c
 class SCSE(nn.Module):
@@ -106,21 +106,20 @@ def read_weights(pretrained, what: str, torchvision_name: str | None = None) -> 
     sd = torch.load(path, map_location="cpu", weights_only=True)
     return sd.get("state_dict", sd) if isinstance(sd, dict) else sd
 
-def load_backbone_weights(net: nn.Module, pretrained, name: str):
-    "Load the ImageNet weights `pretrained` names into torchvision network `name` (its classifier keys may be absent or differ)."
-    sd = read_weights(pretrained, name, name)
-    if sd is None: return
-    path = pretrained
-    head = ("fc.", "classifier.")
+def load_weights(net: nn.Module, pretrained, what: str, torchvision_name: str | None = None, ignore: tuple = ()) -> nn.Module:
+    "Load the weights `pretrained` names for `what` (`read_weights`) into `net`, strictly but for keys starting with `ignore`; `net`."
+    sd = read_weights(pretrained, what, torchvision_name)
+    if sd is None: return net
     own = net.state_dict()
-    sd = {k: v for k, v in sd.items() if not k.startswith(head)}
-    missing = [k for k in own if k not in sd and not k.startswith(head)]
+    sd = {k: v for k, v in sd.items() if not k.startswith(ignore)}
+    missing = [k for k in own if k not in sd and not k.startswith(ignore)]
     unexpected = [k for k in sd if k not in own]
     shape = [k for k in sd if k in own and sd[k].shape != own[k].shape]
     if missing or unexpected or shape:
-        raise ValueError(f"{path} does not hold {name} weights: {len(missing)} missing keys (e.g. {missing[:3]}), "
+        raise ValueError(f"{pretrained} does not hold {what} weights: {len(missing)} missing keys (e.g. {missing[:3]}), "
                          f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(shape)} of another shape (e.g. {shape[:3]}).")
     net.load_state_dict(sd, strict=False)
+    return net
 
 class Encoder(nn.Module):
     "(B, 3, H, W) normalised → five feature maps at strides 2, 4, 8, 16, 32 (widths in `channels`)."
@@ -128,7 +127,7 @@ class Encoder(nn.Module):
         super().__init__()
         ctor, cut, self.channels = ENCODERS[check_name(name, ENCODERS, "encoder")]
         net = ctor(weights=None)
-        load_backbone_weights(net, pretrained, name)
+        load_weights(net, pretrained, name, name, ignore=("fc.", "classifier."))   # the ImageNet classifier is cut off
         self.stages = nn.ModuleList(cut(net))
     def forward(self, x):
         feats = []
@@ -143,6 +142,20 @@ class ClassifierHead(nn.Module):
         self.conv = nn.Sequential(conv_bn_relu(cin, width), conv_bn_relu(width, width), nn.AdaptiveMaxPool2d(1))
         self.fc = nn.Linear(width, 1)
     def forward(self, x): return self.fc(self.conv(x).flatten(1)).squeeze(1)
+
+# %% ../nbs/40_model.ipynb #fe0266a7
+def check_image(x: torch.Tensor, who: str = "BiGArts", min_size: int = 32, multiple: int = 1):
+    "Raise `ValueError` unless `x` is a float (B, 3, H, W) batch with H, W ≥ `min_size` and multiples of `multiple`."
+    shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+    if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"{who} expects a (B, 3, H, W) RGB batch (3 colour channels), got {shape}.")
+    if not x.is_floating_point():
+        raise ValueError(f"{who} expects a float image in [0, 1], got dtype {x.dtype}: divide uint8 images by 255.")
+    h, w = x.shape[-2:]
+    if min(h, w) < min_size:
+        raise ValueError(f"{who} needs inputs of at least {min_size}×{min_size} pixels, got {h}×{w}.")
+    if h % multiple or w % multiple:
+        raise ValueError(f"{who} expects height and width that are multiples of {multiple} (e.g. 256), got {h}×{w}.")
 
 # %% ../nbs/40_model.ipynb #75614a71
 VARIANTS = {"none": (), "in": ("in",), "ex": ("ex",), "both": ("in", "ex")}
@@ -167,33 +180,22 @@ class BiGArts(nn.Module):
         "What rebuilds this network: `BiGArts(**model.arch)`."
         return {"encoder": self.encoder_name, "branches": list(self.branches)}
 
-# %% ../nbs/40_model.ipynb #39a89683
-def check_input(x: torch.Tensor):
-    "Raise `ValueError` unless `x` is a float (B, 3, H, W) batch with H, W multiples of 32."
-    if not torch.is_tensor(x) or x.ndim != 4:
-        raise ValueError(f"BiGArts expects a (B, 3, H, W) tensor, got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}.")
-    if x.shape[1] != 3:
-        raise ValueError(f"BiGArts expects 3 colour channels (RGB), got {x.shape[1]} in input of shape {tuple(x.shape)}.")
-    h, w = x.shape[-2:]
-    if h % 32 or w % 32 or h < 32:
-        raise ValueError(f"BiGArts expects height and width that are multiples of 32 (e.g. 256), got {h}×{w}.")
-    if not x.is_floating_point():
-        raise ValueError(f"BiGArts expects a float image in [0, 1], got dtype {x.dtype}: divide uint8 images by 255.")
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        "Check the float [0, 1] batch (`check_image`, sides multiples of 32) and normalise it with ImageNet's mean and std."
+        check_image(x, "BiGArts", multiple=32)
+        return (x - self.mean) / self.std
 
-def _forward(self: BiGArts, x: torch.Tensor) -> dict:
-    check_input(x)
-    feats = self.encoder((x - self.mean) / self.std)
-    out = {"cls": self.classifier(feats[-1])}
-    for b, dec in self.decoders.items(): out[b] = dec(feats)
-    return out
-BiGArts.forward = _forward
+    def forward(self, x: torch.Tensor) -> dict:
+        feats = self.encoder(self.normalise(x))
+        out = {"cls": self.classifier(feats[-1])}
+        for b, dec in self.decoders.items(): out[b] = dec(feats)
+        return out
 
 # %% ../nbs/40_model.ipynb #c1a55c0f
 def cls_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     "The 'cls' logit (B,); for BiG-Arts (and subclasses keeping its forward) the encoder and classifier only."
     if isinstance(model, BiGArts) and type(model).forward is BiGArts.forward:
-        check_input(x)
-        return model.classifier(model.encoder((x - model.mean) / model.std)[-1])
+        return model.classifier(model.encoder(model.normalise(x))[-1])
     return model(x)["cls"]
 
 # %% ../nbs/40_model.ipynb #cfa7e967

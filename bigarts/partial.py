@@ -88,41 +88,36 @@ class PartialFrames(torch.utils.data.Dataset):
     def __len__(self): return len(self.rows)
     def __repr__(self): return f"PartialFrames({self.region!r}, split={self.split!r}: {self.n_real} real + {self.n_partial} partial fake frames; {len(self.missing_source)} without source-real frame, {len(self.missing_landmarks)} without landmarks)"
 
-# %% ../nbs/25_partial.ipynb #9036dca8
-def _link(self: PartialFrames, fakes: pd.DataFrame):
-    "Pair each fake row with its source-real frame and landmarks; keep the pairs in `_fakes`/`_lms`, list the rest."
-    m = self.cache.manifest
-    real = m[(m.label == 0) & (m.status == "ok")]
-    have = set(zip(real.video_id, real.frame.astype(int)))
-    ok = np.array([(s, int(f)) in have for s, f in zip(fakes.source_id, fakes.frame)], bool)
-    self.missing_source = fakes.loc[~ok, ["video_id", "frame", "source_id"]].reset_index(drop=True)
-    fakes = fakes[ok].reset_index(drop=True)
-    lf = load_landmarks(self.cache, fakes)
-    lr = load_landmarks(self.cache, fakes.assign(video_id=fakes.source_id)) if len(fakes) else lf
-    crop = self.cache.image(fakes.video_id[0], int(fakes.frame[0])).shape[0] if len(fakes) else 256
-    use_f = np.array([valid_landmarks(l, crop) for l in lf], bool)
-    use_r = np.array([valid_landmarks(l, crop) for l in lr], bool)
-    lms = np.where(use_f[:, None, None], lf, lr)
-    good = use_f | use_r
-    self.missing_landmarks = fakes.loc[~good, ["video_id", "frame", "source_id"]].reset_index(drop=True)
-    self._fakes, self._lms = fakes[good].reset_index(drop=True), lms[good]
-PartialFrames._link = _link
+    def _link(self, fakes: pd.DataFrame):
+        "Pair each fake row with its source-real frame and landmarks; keep the pairs in `_fakes`/`_lms`, list the rest."
+        m = self.cache.manifest
+        real = m[(m.label == 0) & (m.status == "ok")]
+        have = set(zip(real.video_id, real.frame.astype(int)))
+        ok = np.array([(s, int(f)) in have for s, f in zip(fakes.source_id, fakes.frame)], bool)
+        self.missing_source = fakes.loc[~ok, ["video_id", "frame", "source_id"]].reset_index(drop=True)
+        fakes = fakes[ok].reset_index(drop=True)
+        lf = load_landmarks(self.cache, fakes)
+        lr = load_landmarks(self.cache, fakes.assign(video_id=fakes.source_id)) if len(fakes) else lf
+        crop = self.cache.image(fakes.video_id[0], int(fakes.frame[0])).shape[0] if len(fakes) else 256
+        use_f = np.array([valid_landmarks(l, crop) for l in lf], bool)
+        use_r = np.array([valid_landmarks(l, crop) for l in lr], bool)
+        lms = np.where(use_f[:, None, None], lf, lr)
+        good = use_f | use_r
+        self.missing_landmarks = fakes.loc[~good, ["video_id", "frame", "source_id"]].reset_index(drop=True)
+        self._fakes, self._lms = fakes[good].reset_index(drop=True), lms[good]
 
-def _warn(self: PartialFrames, n_fakes: int):
-    for what, df in (("no source-real frame in the cache", self.missing_source), ("no landmarks on the fake frame or its source-real frame", self.missing_landmarks)):
-        if len(df):
-            eg = ", ".join(f"{v}#{f}" for v, f in zip(df.video_id[:3], df.frame[:3]))
-            warnings.warn(f"PartialFrames({self.region!r}): {len(df)} of the {n_fakes} fake frames of split '{self.split}' in {self.cache.root} have {what} "
-                          f"(e.g. {eg}); they are left out of the partial fakes and listed in `.missing_{'source' if 'source' in what else 'landmarks'}`.")
-PartialFrames._warn = _warn
+    def _warn(self, n_fakes: int):
+        for what, df in (("no source-real frame in the cache", self.missing_source), ("no landmarks on the fake frame or its source-real frame", self.missing_landmarks)):
+            if len(df):
+                eg = ", ".join(f"{v}#{f}" for v, f in zip(df.video_id[:3], df.frame[:3]))
+                warnings.warn(f"PartialFrames({self.region!r}): {len(df)} of the {n_fakes} fake frames of split '{self.split}' in {self.cache.root} have {what} "
+                              f"(e.g. {eg}); they are left out of the partial fakes and listed in `.missing_{'source' if 'source' in what else 'landmarks'}`.")
 
-# %% ../nbs/25_partial.ipynb #7513881a
-def _getitem(self: PartialFrames, i: int) -> dict:
-    r = self.rows.iloc[i]; img = self.cache.image(r.video_id, int(r.frame))
-    if r.label == 1:
-        j = i - self.n_real
-        img = partial_fake(img, self.cache.image(r.source_id, int(r.frame)), self._lms[j], self.region)
-    if img.shape[0] != self.size: img = cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA if img.shape[0] > self.size else cv2.INTER_LINEAR)
-    return dict(image=torch.from_numpy(img).permute(2, 0, 1).to(torch.float32).div_(255), label=torch.tensor(float(r.label)),
-                video_id=r.video_id, frame=int(r.frame))
-PartialFrames.__getitem__ = _getitem
+    def __getitem__(self, i: int) -> dict:
+        r = self.rows.iloc[i]; img = self.cache.image(r.video_id, int(r.frame))
+        if r.label == 1:
+            j = i - self.n_real
+            img = partial_fake(img, self.cache.image(r.source_id, int(r.frame)), self._lms[j], self.region)
+        if img.shape[0] != self.size: img = cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA if img.shape[0] > self.size else cv2.INTER_LINEAR)
+        return dict(image=torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1).div_(255), label=torch.tensor(float(r.label)),
+                    video_id=r.video_id, frame=int(r.frame))

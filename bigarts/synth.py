@@ -16,18 +16,17 @@ from scipy.interpolate import LinearNDInterpolator
 from .core import atomic_write, check_name
 from .datasets import DATASETS
 from .faces import landmark_model_path
-from .video import write_video
+from .video import IMAGE_SUFFIXES, read_video, write_frames, write_video
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'PORTRAIT', 'CANON', 'UPSAMPLERS', 'MASKS', 'BLENDS', 'MIXES', 'SIZES', 'FPS', 'NATIVE',
-           'TRUTH_COLUMNS', 'CORPUS_VERSION', 'dlib_models', 'dlib_landmarks', 'package_photos', 'folder_photos',
-           'apply_affine', 'invert_affine', 'compose', 'similarity', 'piecewise_affine', 'Face', 'face_width',
-           'head_matte', 'make_portrait', 'base_faces', 'morph_landmarks', 'skin_mask', 'restyle', 'make_identity',
-           'background', 'head_motion', 'render_real', 'canonical_transform', 'align_source', 'transposed_conv2x',
-           'upsample', 'synthesize', 'color_transfer', 'swap_mask', 'paste_face', 'swap_frame', 'Mix', 'get_mix',
-           'draw_choice', 'Size', 'get_size', 'rng_for', 'identity_splits', 'make_pair', 'write_clip', 'read_clip',
-           'crop_pair', 'Native', 'SynthConfig', 'make_identities', 'plan_dataset', 'build_corpus', 'detection_rates',
-           'face_crop', 'main']
+__all__ = ['PORTRAIT', 'CANON', 'UPSAMPLERS', 'MASKS', 'BLENDS', 'MIXES', 'SIZES', 'FPS', 'NATIVE', 'TRUTH_COLUMNS',
+           'CORPUS_VERSION', 'dlib_models', 'dlib_landmarks', 'package_photos', 'folder_photos', 'apply_affine',
+           'invert_affine', 'compose', 'similarity', 'piecewise_affine', 'Face', 'face_width', 'head_matte',
+           'make_portrait', 'base_faces', 'morph_landmarks', 'skin_mask', 'restyle', 'make_identity', 'background',
+           'head_motion', 'render_real', 'canonical_transform', 'align_source', 'transposed_conv2x', 'upsample',
+           'synthesize', 'color_transfer', 'swap_mask', 'paste_face', 'swap_frame', 'Mix', 'get_mix', 'draw_choice',
+           'Size', 'get_size', 'rng_for', 'identity_splits', 'make_pair', 'write_clip', 'crop_pair', 'Native',
+           'SynthConfig', 'make_identities', 'plan_dataset', 'build_corpus', 'detection_rates', 'face_crop', 'main']
 
 # %% ../nbs/15_synth.ipynb #771be416
 @lru_cache(maxsize=1)
@@ -49,8 +48,6 @@ def dlib_landmarks(img: np.ndarray, box=None) -> np.ndarray | None:
     return np.array([(p.x, p.y) for p in pred(img, r).parts()], np.float32)
 
 # %% ../nbs/15_synth.ipynb #9dc3576e
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
 def package_photos() -> list[tuple[str, np.ndarray]]:
     "(name, RGB uint8) of the frontal face photos shipped by scikit-image and matplotlib."
     from skimage import data
@@ -61,7 +58,7 @@ def package_photos() -> list[tuple[str, np.ndarray]]:
 def folder_photos(folder) -> list[tuple[str, np.ndarray]]:
     "(name, RGB uint8) of every readable image in `folder` (sorted by file name)."
     folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"--faces {folder}: not a folder. Expected a folder of face photos ({', '.join(IMAGE_SUFFIXES)}).")
+    if not folder.is_dir(): raise FileNotFoundError(f"--faces {folder}: not a folder. Expected a folder of face photos ({', '.join(sorted(IMAGE_SUFFIXES))}).")
     out = []
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() not in IMAGE_SUFFIXES: continue
@@ -414,7 +411,7 @@ class Size:
 
 SIZES: dict[str, Size] = {
     "tiny":   Size(frames=6,   width=192, height=144, split_identities=6,  test_identities=2,  clips=1),
-    "demo":   Size(frames=30,  width=320, height=240, split_identities=28, test_identities=4,  clips=2),
+    "demo":   Size(frames=15,  width=320, height=240, split_identities=28, test_identities=4,  clips=2),
     "small":  Size(frames=60,  width=384, height=288, split_identities=30, test_identities=10, clips=2),
     "medium": Size(frames=120, width=480, height=360, split_identities=60, test_identities=20, clips=3),
 }
@@ -461,21 +458,9 @@ def make_pair(mix: Mix, size: Size, seed: int, key: str, target: Face, source: F
                 landmarks=lms, mask=(np.stack(weights)*255 + 0.5).astype(np.uint8))
 
 # %% ../nbs/15_synth.ipynb #c1b51750
-def write_clip(path: str, frames: np.ndarray, frame_name: str = "{:03d}"):
-    """Store RGB uint8 `frames` at `path`: a video (`.mp4`, `.avi`), or for a `path` ending in '/' a folder of frames
-    named `frame_name.format(1, 2, …)` — PNG for a `.png` name, else JPEG (VidTIMIT's suffix-less `001`, `002`, …)."""
-    if not path.endswith("/"): return write_video(path, frames, fps=FPS)
-    d = Path(path); d.mkdir(parents=True, exist_ok=True)
-    for t, f in enumerate(frames, 1):
-        name = frame_name.format(t)
-        png = name.endswith(".png")
-        ok, buf = cv2.imencode(".png" if png else ".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [] if png else [cv2.IMWRITE_JPEG_QUALITY, 95])
-        with atomic_write(d/name, "wb") as fh: fh.write(buf.tobytes())
-
-def read_clip(path) -> np.ndarray:
-    "All frames (T, H, W, 3) RGB uint8 of a clip: a video file or a frame folder."
-    from bigarts.video import VideoReader
-    return np.stack([f for _, f in VideoReader(path)])
+def write_clip(path: str, frames: np.ndarray, frame_name: str = "{:03d}") -> Path:
+    "Store RGB uint8 `frames` at `path` as its dataset ships them: a video (`bigarts.video.write_video`), or for a `path` ending in '/' a frame folder (`write_frames`)."
+    return write_frames(path, frames, frame_name) if path.endswith("/") else write_video(path, frames, fps=FPS)
 
 def crop_pair(pair: dict, margin: float = 1.3) -> dict:
     "`pair` as per-frame face crops (WildDeepFake's form): the real's landmark square × `margin` at its own scale, same box for both clips."
@@ -634,7 +619,7 @@ def detection_rates(out: str | os.PathLike, datasets=None, every: int = 10, max_
         rows = list(csv.DictReader(open(out/"truth"/f"{n}.csv")))[:max_videos]
         det = ok = tot = 0; nmes = []
         for r in rows:
-            frames, truth = read_clip(out/DATASETS[n].folder/r["real"]), np.load(out/r["truth"])["landmarks"]
+            frames, truth = read_video(out/DATASETS[n].folder/r["real"]), np.load(out/r["truth"])["landmarks"]
             for t in range(0, len(frames), every):
                 tot += 1; gt = truth[t]; c = gt.mean(0)
                 boxes, probs = mtcnn.detect(frames[t])

@@ -147,10 +147,8 @@ class StreamDataset(Dataset):
             return self.dataset[int(p) if self.positional else int(self.perm(e)[r])]
 
 def is_positional(dataset) -> bool:
-    "Whether `dataset` is an endless stream indexed by position (bigarts.trainset.ForgeryDataset)."
-    try: from bigarts.trainset import ForgeryDataset
-    except ImportError: return False
-    return isinstance(dataset, ForgeryDataset)
+    "Whether `dataset` is an endless stream indexed by position: it says so with `positional = True` (bigarts.trainset.ForgeryDataset)."
+    return bool(getattr(dataset, "positional", False))
 
 @contextmanager
 def seeded(seed: int):

@@ -16,8 +16,7 @@ from .masks import GAMMA, REDUCE, CLEAN, KERNEL, extrinsic_mask, hull_mask, hull
 from .blend import CELLS, SIGMA, EXPAND, PartnerIndex, blend_fake_real, blend_real_real, load_landmarks
 
 # %% auto #0
-__all__ = ['KINDS', 'FAKE_KINDS', 'AUGMENTATIONS', 'block_kinds', 'split_rows', 'ForgeryDataset', 'EpochSampler',
-           'worker_init_fn', 'FrameDataset']
+__all__ = ['KINDS', 'FAKE_KINDS', 'AUGMENTATIONS', 'block_kinds', 'split_rows', 'ForgeryDataset', 'FrameDataset']
 
 # %% ../nbs/35_trainset.ipynb #0eb01145
 KINDS = ("real", "fake", "real_real", "fake_real")          # kind codes 0, 1, 2, 3
@@ -71,15 +70,18 @@ class ForgeryDataset(torch.utils.data.Dataset):
     cells, sigma: piecewise-affine distortion T (grid cells per side, offset std in crop sides)
     feather, color_match: blending options (paper: 0, False);  partner_k: partner drawn from the k nearest (paper: 1)
     batch_size: block within which the composition is exact (paper: 32)
-    seed: the seed of every random choice;  epoch_length: samples per epoch (default: the split's face frames, whole batches)
+    seed: the seed of every random choice
     datasets: names of the datasets whose `split` is used (None: every dataset in the cache) — Table 1 trains on Celeb-DF only
+    Item `i` exists for every `i ≥ 0`: an endless stream, read by position by the trainer (`bigarts.train.make_loader`).
+    `len(ds)` is one nominal pass: the split's `n_frames` face frames rounded up to whole batches.
     """
+    positional = True      # bigarts.train.StreamDataset reads item p at stream position p (no permutation)
+
     def __init__(self, cache: FaceCache | str, split: str = "train", size: int = 256, real_ratio: float = 0.5,
                  fake_kinds=(1/3, 1/3, 1/3), jpeg_quality: tuple[int, int] | None = (75, 100),
                  gamma: float = GAMMA, reduce: str = REDUCE, clean: int = CLEAN, kernel: int = KERNEL, expand: int = EXPAND,
                  cells: int = CELLS, sigma: float = SIGMA, feather: float = 0.0, color_match: bool = False,
-                 partner_k: int = 1, batch_size: int = 32, seed: int = 0, epoch_length: int | None = None,
-                 datasets: list[str] | None = None):
+                 partner_k: int = 1, batch_size: int = 32, seed: int = 0, datasets: list[str] | None = None):
         self.cache = as_cache(cache)
         self.datasets = datasets
         self.split, self.size, self.real_ratio, self.jpeg_quality, self.seed = split, size, real_ratio, jpeg_quality, seed
@@ -88,121 +90,99 @@ class ForgeryDataset(torch.utils.data.Dataset):
         self.expand, self.kernel, self.partner_k, self.batch_size = expand, kernel, partner_k, batch_size
         self._load()
         self.fake_ratios = self._available(_fake_ratios(fake_kinds))
-        n = epoch_length if epoch_length is not None else len(self.vid)
-        self.epoch_length = -(-n // batch_size)*batch_size
+        self.n_frames = len(self.vid)
         self._hulls, self._block = {}, (None, None)
-    def __len__(self): return self.epoch_length
+    def __len__(self): return -(-self.n_frames // self.batch_size)*self.batch_size
 
-# %% ../nbs/35_trainset.ipynb #9f338930
-def _load(self: ForgeryDataset):
-    rows = split_rows(self.cache, self.split, self.datasets)
-    self.vid, self.frame = rows.video_id.to_numpy(str), rows.frame.to_numpy(int)
-    self.label, self.identity = rows.label.to_numpy(int), rows.identity.astype(str).to_numpy(str)
-    self.source = rows.source_id.astype(str).to_numpy(str)
-    self.lms = load_landmarks(self.cache, rows) if len(rows) else np.zeros((0, 68, 2), np.float32)
-    self.crop = self.cache.image(self.vid[0], self.frame[0]).shape[0] if len(rows) else self.size
-    self.valid = np.array([valid_landmarks(l, self.crop) for l in self.lms], bool)
-    at = {(v, f): i for i, (v, f) in enumerate(zip(self.vid, self.frame))}
-    src = [at.get((s, f), -1) if y == 1 else -1 for s, f, y in zip(self.source, self.frame, self.label)]
-    src = np.array([j if j >= 0 and self.label[j] == 0 else -1 for j in src], int)   # row of a fake's source-real frame
-    box = rows[["x0", "y0", "x1", "y1"]].to_numpy(np.float64)
-    apart = (src >= 0) & (np.abs(box - box[src]).max(1, initial=0) > 0.5)           # cropped with another box than its real's
-    self.unaligned = [(v, int(f)) for v, f in zip(self.vid[apart], self.frame[apart])]
-    if self.unaligned: warnings.warn(f"ForgeryDataset: {len(self.unaligned)} fake frame(s) of split '{self.split}' were not cropped with "
-                                     f"their source-real's box (e.g. {self.unaligned[:3]}): their M_in is the hull of their landmarks, "
-                                     f"not |x' - x| (all listed in `unaligned`).")
-    self.src = np.where(apart, -1, src)
-    self.reals, self.fakes = np.flatnonzero(self.label == 0), np.flatnonzero(self.label == 1)
-    self.sources_rr = np.flatnonzero((self.label == 0) & self.valid)             # (Real, Real) sources and partners
-    self.sources_fr = np.flatnonzero((self.label == 1) & self.valid & (self.src >= 0))
-    self.index = PartnerIndex(self.lms[self.sources_rr], self.identity[self.sources_rr], self.vid[self.sources_rr], size=self.crop) if len(self.sources_rr) else None
-ForgeryDataset._load = _load
+    def _load(self):
+        rows = split_rows(self.cache, self.split, self.datasets)
+        self.vid, self.frame = rows.video_id.to_numpy(str), rows.frame.to_numpy(int)
+        self.label, self.identity = rows.label.to_numpy(int), rows.identity.astype(str).to_numpy(str)
+        self.source = rows.source_id.astype(str).to_numpy(str)
+        self.lms = load_landmarks(self.cache, rows) if len(rows) else np.zeros((0, 68, 2), np.float32)
+        self.crop = self.cache.image(self.vid[0], self.frame[0]).shape[0] if len(rows) else self.size
+        self.valid = np.array([valid_landmarks(l, self.crop) for l in self.lms], bool)
+        at = {(v, f): i for i, (v, f) in enumerate(zip(self.vid, self.frame))}
+        src = [at.get((s, f), -1) if y == 1 else -1 for s, f, y in zip(self.source, self.frame, self.label)]
+        src = np.array([j if j >= 0 and self.label[j] == 0 else -1 for j in src], int)   # row of a fake's source-real frame
+        box = rows[["x0", "y0", "x1", "y1"]].to_numpy(np.float64)
+        apart = (src >= 0) & (np.abs(box - box[src]).max(1, initial=0) > 0.5)           # cropped with another box than its real's
+        self.unaligned = [(v, int(f)) for v, f in zip(self.vid[apart], self.frame[apart])]
+        if self.unaligned: warnings.warn(f"ForgeryDataset: {len(self.unaligned)} fake frame(s) of split '{self.split}' were not cropped with "
+                                         f"their source-real's box (e.g. {self.unaligned[:3]}): their M_in is the hull of their landmarks, "
+                                         f"not |x' - x| (all listed in `unaligned`).")
+        self.src = np.where(apart, -1, src)
+        self.reals, self.fakes = np.flatnonzero(self.label == 0), np.flatnonzero(self.label == 1)
+        self.sources_rr = np.flatnonzero((self.label == 0) & self.valid)             # (Real, Real) sources and partners
+        self.sources_fr = np.flatnonzero((self.label == 1) & self.valid & (self.src >= 0))
+        self.index = PartnerIndex(self.lms[self.sources_rr], self.identity[self.sources_rr], self.vid[self.sources_rr], size=self.crop) if len(self.sources_rr) else None
 
-def _available(self: ForgeryDataset, p: np.ndarray) -> np.ndarray:
-    if not len(self.reals): raise ValueError(f"Split '{self.split}' of {self.cache} has no real face frame: nothing to train on.")
-    can = np.array([len(self.fakes) > 0, self.index is not None, self.index is not None and len(self.sources_fr) > 0])
-    if not (can & (p > 0)).any(): raise ValueError(f"Split '{self.split}' of {self.cache} cannot give any fake of the kinds asked for ({dict(zip(FAKE_KINDS, p.round(3)))}): no fake frames and no real frame with landmarks.")
-    for k, c, r in zip(FAKE_KINDS, can, p):
-        if r > 0 and not c: warnings.warn(f"ForgeryDataset: no '{k}' sample can be made from split '{self.split}' of {self.cache}; its share goes to the other fake kinds.")
-    p = np.where(can, p, 0.0)
-    return p / p.sum()
-ForgeryDataset._available = _available
+    def _available(self, p: np.ndarray) -> np.ndarray:
+        if not len(self.reals): raise ValueError(f"Split '{self.split}' of {self.cache} has no real face frame: nothing to train on.")
+        can = np.array([len(self.fakes) > 0, self.index is not None, self.index is not None and len(self.sources_fr) > 0])
+        if not (can & (p > 0)).any(): raise ValueError(f"Split '{self.split}' of {self.cache} cannot give any fake of the kinds asked for ({dict(zip(FAKE_KINDS, p.round(3)))}): no fake frames and no real frame with landmarks.")
+        for k, c, r in zip(FAKE_KINDS, can, p):
+            if r > 0 and not c: warnings.warn(f"ForgeryDataset: no '{k}' sample can be made from split '{self.split}' of {self.cache}; its share goes to the other fake kinds.")
+        p = np.where(can, p, 0.0)
+        return p / p.sum()
 
-# %% ../nbs/35_trainset.ipynb #f408ac90
-def _m_in(self: ForgeryDataset, r: int, a: np.ndarray) -> np.ndarray:
-    "M_in of fake row `r` (image `a`): Convex(|a − its real| > γ), or the fallbacks of the table above."
-    if r not in self._hulls:
-        s = self.src[r]
-        if s >= 0: h = intrinsic_hull(a, self._img(s), **self.mask_kw)
-        else: h = hull_points(self.lms[r] if self.valid[r] else landmark_template()*self.crop)
-        self._hulls[r] = h
-    return hull_mask(self._hulls[r], a.shape)
+    def _m_in(self, r: int, a: np.ndarray) -> np.ndarray:
+        "M_in of fake row `r` (image `a`): Convex(|a − its real| > γ), or the fallbacks of the table above."
+        if r not in self._hulls:
+            s = self.src[r]
+            if s >= 0: h = intrinsic_hull(a, self._img(s), **self.mask_kw)
+            else: h = hull_points(self.lms[r] if self.valid[r] else landmark_template()*self.crop)
+            self._hulls[r] = h
+        return hull_mask(self._hulls[r], a.shape)
 
-def _img(self: ForgeryDataset, r: int) -> np.ndarray: return self.cache.image(self.vid[r], self.frame[r])
+    def _img(self, r: int) -> np.ndarray: return self.cache.image(self.vid[r], self.frame[r])
 
-def _partner(self: ForgeryDataset, r: int, a: np.ndarray, rng, identities, videos) -> np.ndarray:
-    j = self.index.query(self.lms[r], identities, videos, k=self.partner_k, rng=rng)
-    return cv2.flip(a, 1) if j is None else self._img(self.sources_rr[j])
-ForgeryDataset._m_in, ForgeryDataset._img, ForgeryDataset._partner = _m_in, _img, _partner
+    def _partner(self, r: int, a: np.ndarray, rng, identities, videos) -> np.ndarray:
+        j = self.index.query(self.lms[r], identities, videos, k=self.partner_k, rng=rng)
+        return cv2.flip(a, 1) if j is None else self._img(self.sources_rr[j])
 
-# %% ../nbs/35_trainset.ipynb #7ee66a2f
-def _make(self: ForgeryDataset, kind: int, rng: np.random.Generator):
-    "(image, M_in, M_ex, kind actually made) for `kind`."
-    if kind == 0:
-        a = self._img(self.reals[rng.integers(len(self.reals))]); z = np.zeros(a.shape[:2], np.uint8)
-        return a, z, z, 0
-    if kind == 1:
-        r = self.fakes[rng.integers(len(self.fakes))]; a = self._img(r); m = self._m_in(r, a)
-        return a, m, extrinsic_mask(m, self.kernel), 1
-    if kind == 2:
-        r = self.sources_rr[rng.integers(len(self.sources_rr))]; a = self._img(r)
-        b = self._partner(r, a, rng, [self.identity[r]], [self.vid[r]])
-        return (*blend_real_real(a, b, self.lms[r], rng, **self.blend_kw), 2)
-    r = self.sources_fr[rng.integers(len(self.sources_fr))]; a = self._img(r); s = self.src[r]
-    b = self._partner(r, a, rng, [self.identity[r], self.identity[s]], [self.vid[s], self.vid[r]])
-    img, m_in, m_ex = blend_fake_real(a, None, b, self.lms[r], rng, m_diff=self._m_in(r, a), expand=self.expand, **self.blend_kw)
-    return img, m_in, m_ex, 3 if m_in.any() else 2
-ForgeryDataset._make = _make
+    def _make(self, kind: int, rng: np.random.Generator):
+        "(image, M_in, M_ex, kind actually made) for `kind`."
+        if kind == 0:
+            a = self._img(self.reals[rng.integers(len(self.reals))]); z = np.zeros(a.shape[:2], np.uint8)
+            return a, z, z, 0
+        if kind == 1:
+            r = self.fakes[rng.integers(len(self.fakes))]; a = self._img(r); m = self._m_in(r, a)
+            return a, m, extrinsic_mask(m, self.kernel), 1
+        if kind == 2:
+            r = self.sources_rr[rng.integers(len(self.sources_rr))]; a = self._img(r)
+            b = self._partner(r, a, rng, [self.identity[r]], [self.vid[r]])
+            return (*blend_real_real(a, b, self.lms[r], rng, **self.blend_kw), 2)
+        r = self.sources_fr[rng.integers(len(self.sources_fr))]; a = self._img(r); s = self.src[r]
+        b = self._partner(r, a, rng, [self.identity[r], self.identity[s]], [self.vid[s], self.vid[r]])
+        img, m_in, m_ex = blend_fake_real(a, None, b, self.lms[r], rng, m_diff=self._m_in(r, a), expand=self.expand, **self.blend_kw)
+        return img, m_in, m_ex, 3 if m_in.any() else 2
 
-# %% ../nbs/35_trainset.ipynb #dd8fa809
-def _kind_of(self: ForgeryDataset, i: int) -> int:
-    "The kind (0–3) scheduled for sample `i`."
-    b = i // self.batch_size
-    if self._block[0] != b: self._block = (b, block_kinds(b, self.batch_size, self.real_ratio, self.fake_ratios, self.seed))
-    return int(self._block[1][i % self.batch_size])
+    def kind_of(self, i: int) -> int:
+        "The kind (0–3) scheduled for sample `i`."
+        b = i // self.batch_size
+        if self._block[0] != b: self._block = (b, block_kinds(b, self.batch_size, self.real_ratio, self.fake_ratios, self.seed))
+        return int(self._block[1][i % self.batch_size])
 
-def _finish(self: ForgeryDataset, img, m_in, m_ex, rng):
-    "Resize to `size`, JPEG at a random quality, to tensors."
-    if img.shape[0] != self.size:
-        interp = cv2.INTER_AREA if img.shape[0] > self.size else cv2.INTER_LINEAR
-        img = cv2.resize(img, (self.size, self.size), interpolation=interp)
-        m_in, m_ex = (cv2.resize(m, (self.size, self.size), interpolation=cv2.INTER_NEAREST) for m in (m_in, m_ex))
-    if self.jpeg_quality is not None:
-        q = int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
-        _, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
-        img = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    t = lambda m: torch.from_numpy(m).to(torch.float32)[None]
-    return torch.from_numpy(img).permute(2, 0, 1).to(torch.float32).div_(255), t(m_in), t(m_ex)
+    def _finish(self, img, m_in, m_ex, rng):
+        "Resize to `size`, JPEG at a random quality, to tensors."
+        if img.shape[0] != self.size:
+            interp = cv2.INTER_AREA if img.shape[0] > self.size else cv2.INTER_LINEAR
+            img = cv2.resize(img, (self.size, self.size), interpolation=interp)
+            m_in, m_ex = (cv2.resize(m, (self.size, self.size), interpolation=cv2.INTER_NEAREST) for m in (m_in, m_ex))
+        if self.jpeg_quality is not None:
+            q = int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
+            _, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])
+            img = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        t = lambda m: torch.from_numpy(m).to(torch.float32)[None]
+        return torch.from_numpy(img).permute(2, 0, 1).to(torch.float32).div_(255), t(m_in), t(m_ex)
 
-def _getitem(self: ForgeryDataset, i: int) -> dict:
-    if i < 0: raise IndexError(f"sample indices are non-negative, got {i}")
-    rng = np.random.default_rng([self.seed, int(i)])
-    img, m_in, m_ex, kind = self._make(self.kind_of(i), rng)
-    x, m_in, m_ex = self._finish(img, m_in, m_ex, rng)
-    return dict(image=x, m_in=m_in, m_ex=m_ex, label=torch.tensor(float(kind > 0)), kind=kind)
-ForgeryDataset.kind_of, ForgeryDataset._finish, ForgeryDataset.__getitem__ = _kind_of, _finish, _getitem
-
-# %% ../nbs/35_trainset.ipynb #de03b826
-class EpochSampler(torch.utils.data.Sampler):
-    "Indices `epoch·L … (epoch+1)·L − 1` of a dataset of length L, in order (batches of exact composition)."
-    def __init__(self, dataset, epoch: int = 0): self.n, self.epoch = len(dataset), epoch
-    def set_epoch(self, epoch: int): self.epoch = epoch
-    def __iter__(self): return iter(range(self.epoch*self.n, (self.epoch + 1)*self.n))
-    def __len__(self): return self.n
-
-def worker_init_fn(worker_id: int):
-    "DataLoader `worker_init_fn`: one OpenCV and one torch thread per worker."
-    cv2.setNumThreads(1); torch.set_num_threads(1)
+    def __getitem__(self, i: int) -> dict:
+        if i < 0: raise IndexError(f"sample indices are non-negative, got {i}")
+        rng = np.random.default_rng([self.seed, int(i)])
+        img, m_in, m_ex, kind = self._make(self.kind_of(i), rng)
+        x, m_in, m_ex = self._finish(img, m_in, m_ex, rng)
+        return dict(image=x, m_in=m_in, m_ex=m_ex, label=torch.tensor(float(kind > 0)), kind=kind)
 
 # %% ../nbs/35_trainset.ipynb #47f7120e
 class FrameDataset(torch.utils.data.Dataset):

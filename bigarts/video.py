@@ -12,21 +12,26 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .core import atomic_write
+
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'VideoError', 'frame_files', 'to_rgb', 'VideoReader', 'write_video']
+__all__ = ['VIDEO_SUFFIXES', 'IMAGE_SUFFIXES', 'FRAME_SUFFIXES', 'VideoError', 'frame_files', 'to_rgb', 'VideoReader',
+           'write_video', 'write_frames', 'read_video']
 
 # %% ../nbs/10_video.ipynb #f6da331d
 class VideoError(RuntimeError):
     "A path that cannot be read as a video or a frame folder; the message names the file and the cause."
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ""}  # VidTIMIT frames have no suffix
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".gif"}  # each written by ffmpeg and read back here
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}   # what every OpenCV build reads
+FRAME_SUFFIXES = IMAGE_SUFFIXES | {""}   # files of a frame folder: images, and VidTIMIT's suffix-less JPEG frames 001, 002, …
 
 def _natural_key(p: Path):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
 
 def frame_files(folder: str | os.PathLike) -> list[Path]:
     "The image files of a frame folder in natural order (`2.png` before `10.png`)."
-    fs = [p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
+    fs = [p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".")]
     return sorted(fs, key=_natural_key)
 
 # %% ../nbs/10_video.ipynb #6841fbb0
@@ -68,37 +73,34 @@ class VideoReader:
         yield from (self._folder() if self.path.is_dir() else self._file())
         if self.n_decoded == 0: raise VideoError(f"{self.path}: opened but no frame could be decoded")
 
-# %% ../nbs/10_video.ipynb #b7616a0b
-def _file(self: VideoReader):
-    cap = cv2.VideoCapture(str(self.path))
-    try:
-        i = 0
-        while (self.max_frames is None or i < self.max_frames) and cap.grab():
+    def _file(self):
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            i = 0
+            while (self.max_frames is None or i < self.max_frames) and cap.grab():
+                self.n_decoded += 1
+                if i % self.every == 0:
+                    ok, img = cap.retrieve()
+                    if ok and img is not None and img.size: yield i, to_rgb(img)
+                i += 1
+        finally: cap.release()
+        if self.max_frames is None and self.n_frames > 0 and i < self.n_frames - max(2, self.n_frames // 50):
+            self.notes.append(f"{self.path}: decoded {i} of the {self.n_frames} frames its header announces (truncated or corrupt); used the {i} that decode")
+
+    def _folder(self):
+        size, bad = None, []
+        files = self.files if self.max_frames is None else self.files[:self.max_frames]
+        for i, f in enumerate(files):
+            if i % self.every: continue
+            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if img is None: bad.append(f.name); continue
             self.n_decoded += 1
-            if i % self.every == 0:
-                ok, img = cap.retrieve()
-                if ok and img is not None and img.size: yield i, to_rgb(img)
-            i += 1
-    finally: cap.release()
-    if self.max_frames is None and self.n_frames > 0 and i < self.n_frames - max(2, self.n_frames // 50):
-        self.notes.append(f"{self.path}: decoded {i} of the {self.n_frames} frames its header announces (truncated or corrupt); used the {i} that decode")
-
-def _folder(self: VideoReader):
-    size, bad = None, []
-    files = self.files if self.max_frames is None else self.files[:self.max_frames]
-    for i, f in enumerate(files):
-        if i % self.every: continue
-        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if img is None: bad.append(f.name); continue
-        self.n_decoded += 1
-        if size is None: size = img.shape[1::-1]
-        elif img.shape[1::-1] != size:
-            self.notes.append(f"{f}: frame size {img.shape[1]}x{img.shape[0]} differs from the first frame's {size[0]}x{size[1]}; rescaled")
-            img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-        yield i, to_rgb(img)
-    if bad: self.notes.append(f"{self.path}: {len(bad)} unreadable frame file(s), skipped: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}")
-
-VideoReader._file, VideoReader._folder = _file, _folder
+            if size is None: size = img.shape[1::-1]
+            elif img.shape[1::-1] != size:
+                self.notes.append(f"{f}: frame size {img.shape[1]}x{img.shape[0]} differs from the first frame's {size[0]}x{size[1]}; rescaled")
+                img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+            yield i, to_rgb(img)
+        if bad: self.notes.append(f"{self.path}: {len(bad)} unreadable frame file(s), skipped: {', '.join(bad[:5])}{' …' if len(bad) > 5 else ''}")
 
 # %% ../nbs/10_video.ipynb #0b2664e5
 def write_video(path: str | os.PathLike, frames, fps: float = 25, crf: int = 18, codec: str = "libx264") -> Path:
@@ -115,3 +117,16 @@ def write_video(path: str | os.PathLike, frames, fps: float = 25, crf: int = 18,
     for f in [first, *frames]: wr.send(np.ascontiguousarray(f))
     wr.close()
     return path
+
+def write_frames(folder: str | os.PathLike, frames, name: str = "{:03d}", quality: int = 95) -> Path:
+    "Write RGB uint8 `frames` as a frame folder, files `name.format(1, 2, …)`: PNG for a `.png` name, else JPEG at `quality` (VidTIMIT's suffix-less `001`, …); return the folder."
+    d = Path(folder); d.mkdir(parents=True, exist_ok=True)
+    for t, f in enumerate(frames, 1):
+        n = name.format(t); png = n.lower().endswith(".png")
+        ok, buf = cv2.imencode(".png" if png else ".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [] if png else [cv2.IMWRITE_JPEG_QUALITY, quality])
+        with atomic_write(d/n, "wb") as fh: fh.write(buf.tobytes())
+    return d
+
+def read_video(path: str | os.PathLike, every: int = 1, max_frames: int | None = None) -> np.ndarray:
+    "Every `every`-th frame of a video file or frame folder as one (T, H, W, 3) RGB uint8 array (`VideoReader`'s errors)."
+    return np.stack([f for _, f in VideoReader(path, every, max_frames)])

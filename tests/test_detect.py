@@ -14,13 +14,13 @@ import torch
 from bigarts.checkpoint import BEST, LAST, load_checkpoint, read_checkpoint, save_model_file
 from bigarts.cli import main as cli_main
 from bigarts.detect import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
-from bigarts.video import VideoReader
+from bigarts.video import VideoReader, write_video
 
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
     from bigarts import synth
-    from bigarts.blend import toy_cache
+    from bigarts.toy import toy_cache
     from bigarts.train import TrainConfig, train
     d = tmp_path_factory.mktemp("detect")
     toy_cache(d/"cache", identities=2, frames=2, size=64, dataset="syn-toy")
@@ -30,7 +30,7 @@ def media(tmp_path_factory):
     size = synth.Size(frames=20, width=320, height=240, split_identities=3, test_identities=2, clips=1)
     pair = synth.make_pair(synth.get_mix("celebdf"), size, 0, "detect", bases[0], bases[2])
     videos = d/"clips"
-    for k in ("real", "fake"): synth.write_clip(str(videos/f"{k}_clip.mp4"), pair[k])
+    for k in ("real", "fake"): write_video(videos/f"{k}_clip.mp4", pair[k], fps=synth.FPS)
     frame = pair["real"][0]
     image = d/"face.png"
     cv2.imwrite(str(image), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

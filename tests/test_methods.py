@@ -94,3 +94,20 @@ def test_rfm_erases_only_while_training():
     model.train()(x); hook.remove()
     # the FAM pass sees the input, the training pass an erased one
     assert len(seen) == 2 and torch.equal(seen[0], model.normalise(x)) and not torch.equal(seen[1], seen[0])
+
+
+def test_one_base_one_package():
+    """Every comparison network is a `ComparisonNet` from the package `bigarts.methods` (BiG-Arts' rows are `BiGArts`, from
+    `bigarts.model`); the old flat modules are gone; BiG-Arts and the comparison networks share one input check."""
+    import importlib.util
+    from bigarts.methods import ComparisonNet
+    from bigarts.model import BiGArts
+    for name in NAMES:
+        model = build_method(name)
+        if isinstance(model, BiGArts): assert name in ("bigarts", "face_xray")
+        else: assert isinstance(model, ComparisonNet) and type(model).__module__.startswith("bigarts.methods"), name
+    for old in ("xception", "mesonet", "capsule", "gsrm", "rfm"):
+        assert importlib.util.find_spec(f"bigarts.{old}") is None and importlib.util.find_spec(f"bigarts.methods.{old}")
+    x = torch.zeros(1, 3, 64, 64, dtype=torch.uint8)
+    for model in (build_method("resnet18"), build_method("bigarts")):
+        with pytest.raises(ValueError, match="expects a float image in \\[0, 1\\].*divide uint8 images by 255"): model(x)

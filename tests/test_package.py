@@ -34,7 +34,8 @@ def test_wheel_imports_in_clean_venv(wheel, tmp_path):
     site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    mods = [p.stem for p in (ROOT / "bigarts").glob("*.py") if not p.stem.startswith("_")]
+    mods = [".".join(p.relative_to(ROOT / "bigarts").with_suffix("").parts) for p in (ROOT / "bigarts").rglob("*.py")
+            if not p.stem.startswith("_")]   # every module, those of sub-packages (methods.xception, …) too
     code = ("import importlib, bigarts, pathlib; "
             f"[importlib.import_module('bigarts.' + m) for m in {mods!r}]; "
             "print(pathlib.Path(bigarts.__file__).resolve())")

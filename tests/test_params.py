@@ -100,7 +100,7 @@ def test_misspelt_profile_names_key_and_values(tmp_path):
 
 
 def test_misspelt_parameter_names_key_and_valid_keys(tmp_path):
-    p = _typo(tmp_path, "    batch_size: 16", "    batch_sise: 16")
+    p = _typo(tmp_path, "    batch_size: 8", "    batch_sise: 8")
     from bigarts.train import TrainConfig
     with pytest.raises(ParamsError, match=r"Unknown parameter 'batch_sise'.*Did you mean 'batch_size'.*Valid keys:.*epoch_length"):
         load_params("train", path=p, valid=[f.name for f in dataclasses.fields(TrainConfig)])

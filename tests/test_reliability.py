@@ -89,7 +89,7 @@ def trained(tmp_path_factory):
     checkpoint weighs 230 MB) trained on toy caches with train, val and test splits; records the video ids of every
     frame the trainer scored (`frame_scores`), to prove checkpoint selection never sees the test split."""
     from bigarts import train as T
-    from bigarts.blend import toy_cache
+    from bigarts.toy import toy_cache
     d = tmp_path_factory.mktemp("trained")
     for split in ("train", "val", "test"):
         c = toy_cache(d / "cache", identities=3, frames=2, size=64, split=split, dataset=f"toy{split}")
@@ -192,7 +192,7 @@ TRAIN_PARAMS = "profile: demo\ntrain:\n  demo: {method: mesoinception4, size: 64
 
 @pytest.fixture(scope="module")
 def train_cache(tmp_path_factory):
-    from bigarts.blend import toy_cache
+    from bigarts.toy import toy_cache
     d = tmp_path_factory.mktemp("tc")
     toy_cache(d / "cache", identities=4, frames=2, size=64, split="train", dataset="toytr")
     c = toy_cache(d / "cache", identities=3, frames=2, size=64, split="val", dataset="toyva")

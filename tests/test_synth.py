@@ -8,6 +8,7 @@ import pytest
 from bigarts import synth
 from bigarts.cli import main as cli_main
 from bigarts.datasets import DATASETS as ADAPTERS, index_dataset
+from bigarts.video import read_video
 
 DATASETS = ("celebdf", "ffpp", "dftimit_lq", "wilddeepfake")     # videos, split files, VidTIMIT frame folders, face crops
 
@@ -16,7 +17,7 @@ def _pairs(root, ds):
     with open(Path(root)/"truth"/f"{ds}.csv", newline="") as fh: return list(csv.DictReader(fh))
 
 
-def _clip(root, ds, rel): return synth.read_clip(f"{Path(root)/ADAPTERS[ds].folder}/{rel}")
+def _clip(root, ds, rel): return read_video(Path(root)/ADAPTERS[ds].folder/rel)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from bigarts.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from bigarts.toy import toy_cache
 from bigarts.train import TrainConfig, main, train
 
 
@@ -93,9 +94,8 @@ def test_bad_checkpoints_are_refused_with_the_reason(tmp_path):
 
 def test_a_validation_split_that_cannot_select_stops_before_training(tmp_path):
     "Empty, or one class only: a clear stop naming the datasets — or, with without_validation, the last step, said so."
-    blend = pytest.importorskip("bigarts.blend")
-    blend.toy_cache(tmp_path/"cache", identities=3, frames=2, size=64, split="train", dataset="toytr")
-    c = blend.toy_cache(tmp_path/"cache", identities=2, frames=2, size=64, split="val", dataset="toyva", fakes=False)
+    toy_cache(tmp_path/"cache", identities=3, frames=2, size=64, split="train", dataset="toytr")
+    c = toy_cache(tmp_path/"cache", identities=2, frames=2, size=64, split="val", dataset="toyva", fakes=False)
     c.finalize()
     cfg = dict(TINY, size=64, epochs=1)
     with pytest.raises(ValueError, match=r"the validation split holds no frames \(datasets: toytr\).*without_validation=true"):
@@ -153,10 +153,8 @@ def test_ddp_two_gloo_processes(tmp_path):
 
 
 def test_cli_trains_on_a_face_cache_with_the_real_pipeline(tmp_path):
-    blend = pytest.importorskip("bigarts.blend")
-    if not hasattr(blend, "toy_cache"): pytest.skip("bigarts.blend.toy_cache not available")
-    c = blend.toy_cache(tmp_path/"cache", identities=4, frames=2, size=64, split="train", dataset="toytr")
-    blend.toy_cache(tmp_path/"cache", identities=2, frames=2, size=64, split="val", dataset="toyva")
+    c = toy_cache(tmp_path/"cache", identities=4, frames=2, size=64, split="train", dataset="toytr")
+    toy_cache(tmp_path/"cache", identities=2, frames=2, size=64, split="val", dataset="toyva")
     c.finalize()
     p = tmp_path/"params.yaml"
     p.write_text("profile: demo\ntrain:\n  demo: {size: 64, batch_size: 4, epochs: 1, epoch_length: 2, val_every: 2, workers: 1, recipes: shared}\n  paper: {}\n")

@@ -1,5 +1,7 @@
-"""ForgeryDataset / FrameDataset behaviour that does not live well in a notebook: DataLoader workers, pickling, epochs."""
+"""ForgeryDataset / FrameDataset behaviour that does not live well in a notebook: the trainer's loader with workers, pickling, epochs, resume."""
+import multiprocessing as mp
 import pickle
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -7,10 +9,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from bigarts.blend import toy_cache, toy_frame
+import bigarts.train as T
+from bigarts.toy import toy_cache, toy_frame
 from bigarts.cache import FaceCache
-from bigarts.train import worker_context
-from bigarts.trainset import EpochSampler, ForgeryDataset, FrameDataset, worker_init_fn
+from bigarts.train import TrainConfig, make_loader, worker_context
+from bigarts.trainset import ForgeryDataset, FrameDataset
 
 # Workers start from the forkserver, as the trainer's do: forking the pytest process after earlier tests
 # have run OpenCV/OpenMP/gloo threads can deadlock a worker (seen here), which says nothing about the dataset.
@@ -22,9 +25,10 @@ def cache(tmp_path_factory):
     return toy_cache(tmp_path_factory.mktemp("toy"), identities=3, videos=1, frames=4)
 
 
-def _batches(ds, epoch, **kw):
-    s = EpochSampler(ds); s.set_epoch(epoch)
-    return list(DataLoader(ds, batch_size=ds.batch_size, sampler=s, worker_init_fn=worker_init_fn, **kw))
+def _batches(ds, start, steps, workers=0):
+    "`steps` batches of the trainer's loader (bigarts.train.make_loader) from step `start` (epoch e of L steps starts at e·L)."
+    cfg = TrainConfig(batch_size=ds.batch_size, workers=workers, progress=False)
+    return list(islice(make_loader(ds, cfg, start), steps))
 
 
 def _same(b0, b1):
@@ -35,24 +39,31 @@ def _same(b0, b1):
 
 def test_workers_give_the_same_batches(cache):
     ds = ForgeryDataset(cache, batch_size=8, seed=3)
-    _same(_batches(ds, 2), _batches(ds, 2, **WORKERS))
+    _same(_batches(ds, 4, 2), _batches(ds, 4, 2, workers=2))
 
 
-def test_persistent_workers_follow_the_epoch(cache):
+def test_epochs_draw_fresh_samples_and_a_resume_gives_the_same_batches(cache):
+    "One run of two epochs with persistent workers = each epoch's loader started at its first step (a resume); epochs differ."
     ds = ForgeryDataset(cache, batch_size=8, seed=3)
-    s = EpochSampler(ds)
-    dl = DataLoader(ds, batch_size=8, sampler=s, persistent_workers=True, worker_init_fn=worker_init_fn, **WORKERS)
-    e0 = list(dl); s.set_epoch(1); e1 = list(dl)
-    _same(e0, _batches(ds, 0)); _same(e1, _batches(ds, 1))
-    assert any((a["image"] != b["image"]).any() for a, b in zip(e0, e1))
+    both = _batches(ds, 0, 4, workers=2)                         # epochs of 2 steps: epochs 0 and 1 in one go
+    _same(both[:2], _batches(ds, 0, 2)); _same(both[2:], _batches(ds, 2, 2))
+    _same(both[3:], _batches(ds, 3, 1))                          # resumed mid-epoch, at step 3
+    assert any((a["image"] != b["image"]).any() for a, b in zip(both[:2], both[2:]))
+    torch.testing.assert_close(both[2]["image"][0], ds[16]["image"], rtol=0, atol=0)   # step s is items s·B … s·B + B − 1
 
 
 def test_every_batch_has_the_paper_composition(cache):
-    ds = ForgeryDataset(cache, batch_size=12, seed=0, epoch_length=48)
-    for e in (0, 5):
-        for b in _batches(ds, e):
+    ds = ForgeryDataset(cache, batch_size=12, seed=0)
+    for start in (0, 20):                                        # epochs 0 and 5 of 4 steps
+        for b in _batches(ds, start, 4):
             assert b["kind"].bincount(minlength=4).tolist() == [6, 2, 2, 2]
             assert (b["label"] == (b["kind"] > 0).float()).all()
+
+
+def test_length_is_one_nominal_pass(cache):
+    ds = ForgeryDataset(cache, batch_size=5, seed=0)
+    assert ds.n_frames == 24 and len(ds) == 25                   # 3 identities × 2 videos × 4 frames, whole batches of 5
+    assert ds[1000]["image"].shape == (3, 256, 256)              # the stream goes on past len(ds)
 
 
 def test_pickled_dataset_gives_the_same_samples(cache):
@@ -64,9 +75,10 @@ def test_pickled_dataset_gives_the_same_samples(cache):
 
 
 @pytest.mark.slow
-def test_spawned_workers_give_the_same_batches(cache):
-    ds = ForgeryDataset(cache, batch_size=8, seed=2, epoch_length=16)
-    _same(_batches(ds, 1), _batches(ds, 1, num_workers=2, multiprocessing_context="spawn"))
+def test_spawned_workers_give_the_same_batches(cache, monkeypatch):
+    ds = ForgeryDataset(cache, batch_size=8, seed=2)
+    monkeypatch.setattr(T, "worker_context", lambda workers: mp.get_context("spawn") if workers else None)
+    _same(_batches(ds, 2, 2), _batches(ds, 2, 2, workers=2))
 
 
 def test_ablation_ratios_are_respected(cache):
