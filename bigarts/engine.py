@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['StageEngine']
+__all__ = ['StageEngine', 'stage_graph', 'stale_stages', 'downstream', 'repro', 'main']
 
 # %% ../nbs/69_engine.ipynb #abe0c22d
 def _nbclient():
@@ -22,3 +22,86 @@ class StageEngine:
     def nb_kernel_name(cls, nb, name=None): return _nbclient().nb_kernel_name(nb, name)
     @classmethod
     def nb_language(cls, nb, language=None): return _nbclient().nb_language(nb, language)
+
+# %% ../nbs/69_engine.ipynb #8f6bf6b9
+import json, os, subprocess, sys, time
+from pathlib import Path
+
+# %% ../nbs/69_engine.ipynb #0ba8cbb9
+def stage_graph(repo: str | os.PathLike = ".") -> dict[str, list[str]]:
+    "Every stage of the DVC project at `repo`, in `dvc.yaml`'s order → the stages whose outputs it reads."
+    from dvc.repo import Repo
+    with Repo(str(repo)) as r:
+        g = r.index.graph   # an edge runs from a stage to a stage it depends on
+        return {s.addressing: sorted(d.addressing for d in g.successors(s)) for s in r.index.stages}
+
+# %% ../nbs/69_engine.ipynb #5e3acddc
+def stale_stages(repo: str | os.PathLike = ".") -> list[str]:
+    "The stages `dvc status` finds changed: a dependency, an output or the command differs from `dvc.lock`, or is missing."
+    r = subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True)
+    if r.returncode: raise RuntimeError(f"`dvc status` failed in {Path(repo).resolve()}: {r.stderr.strip() or r.stdout.strip()}")
+    return list(json.loads(r.stdout or "{}"))
+
+def downstream(graph: dict[str, list[str]], stages) -> list[str]:
+    "`stages` and every stage that reads, directly or not, from one of them; in `graph`'s order."
+    todo, grew = set(stages), True
+    while grew:
+        new = {s for s, deps in graph.items() if s not in todo and todo & set(deps)}
+        todo, grew = todo | new, bool(new)
+    return [s for s in graph if s in todo]
+
+# %% ../nbs/69_engine.ipynb #7043dc01
+def _tail(path: Path, n: int = 25) -> str:
+    lines = path.read_text(errors="replace").replace("\r", "\n").splitlines()
+    return "\n".join("    " + l for l in lines[-n:])
+
+def repro(jobs: int = 1, repo: str | os.PathLike = ".", logs: str | os.PathLike = "logs", out=sys.stdout) -> int:
+    """`dvc repro` of the project at `repo`, `jobs` stages at a time (see above); each stage's output in `logs`/STAGE.log.
+    → 0 when every stage finished, else 1 (the failed stages named, with the end of their logs)."""
+    if jobs < 1: raise ValueError(f"jobs must be ≥ 1, got {jobs}.")
+    repo, t0 = Path(repo), time.monotonic()
+    say = lambda msg: print(f"[{time.monotonic() - t0:6.0f} s] {msg}", file=out, flush=True)
+    graph = stage_graph(repo)
+    pending = downstream(graph, stale_stages(repo))
+    if not pending: say("Data and pipelines are up to date."); return 0
+    logs = repo/logs; logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if jobs > 1: env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    say(f"{len(pending)} of {len(graph)} stages to run, {jobs} at a time; logs in {logs}/")
+    running, failed, n, total = {}, [], 0, len(pending)
+    try:
+        while pending or running:
+            busy = set(pending) | set(running)
+            ready = [s for s in pending if not busy & set(graph[s])]
+            while ready and len(running) < jobs and not failed:
+                s = ready.pop(0); pending.remove(s)
+                log = open(logs/f"{s}.log", "w")
+                cmd = ["dvc", "--wait-for-lock", "repro", "--single-item", s]
+                running[s] = (subprocess.Popen(cmd, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT), log, time.monotonic())
+                say(f"{s} started")
+            if failed and not running: break
+            time.sleep(0.2)
+            for s, (p, log, t) in list(running.items()):
+                if p.poll() is None: continue
+                log.close(); del running[s]; n += 1
+                if p.returncode: failed.append(s); say(f"{s} FAILED after {time.monotonic() - t:.0f} s (exit {p.returncode})")
+                else: say(f"{s} done in {time.monotonic() - t:.0f} s ({n} of {total})")
+    except KeyboardInterrupt:   # the stages got the same Ctrl-C from the terminal: let DVC stop them cleanly
+        for p, log, _ in running.values(): p.wait(); log.close()
+        say(f"interrupted: {', '.join(running) or 'no stage'} stopped; {len(pending)} not started"); return 130
+    for s in failed: say(f"{s} failed; the end of {logs/s}.log:\n{_tail(logs/f'{s}.log')}")
+    if failed: say(f"{len(failed)} stage(s) failed, {len(pending)} not started; the {n - len(failed)} finished are recorded in dvc.lock.")
+    else: say(f"all {total} stages finished")
+    return 1 if failed else 0
+
+# %% ../nbs/69_engine.ipynb #78c082a4
+def main(argv: list[str] | None = None) -> int:
+    "`bigarts repro [--jobs N] [--logs DIR]`: `dvc repro`, N stages at a time."
+    import argparse
+    ap = argparse.ArgumentParser(prog="bigarts repro", description="dvc repro, several independent stages at a time.")
+    ap.add_argument("--jobs", type=int, default=1, help="stages at a time (default 1; `make demo`: 2, one per core)")
+    ap.add_argument("--logs", default="logs", help="folder of the stages' log files (default logs/)")
+    a = ap.parse_args(argv)
+    if a.jobs < 1: ap.error("--jobs must be ≥ 1")
+    if not Path("dvc.yaml").exists(): ap.error(f"no dvc.yaml in {Path.cwd()}: run it in the project's folder")
+    return repro(a.jobs, ".", a.logs)

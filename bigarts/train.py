@@ -68,6 +68,7 @@ class TrainConfig:
     channels_last: bool | None = None  # auto: with amp
     deterministic: bool | None = None  # deterministic algorithms; auto: on the CPU
     device: str | None = None        # auto: cuda if present, else cpu
+    threads: int | None = None       # CPU threads (torch.set_num_threads); auto: torch's default. On the CPU the bits of a run depend on it
     progress: bool = True            # tqdm progress bar
     without_validation: bool = False  # train on when the validation split cannot select (empty, one class): keep the last step
 
@@ -252,7 +253,7 @@ def video_auc(frames: pd.DataFrame) -> float:
     return auc(v["label"], v["score"])
 
 # %% ../nbs/50_train.ipynb #0decef5b
-RESUMABLE_CHANGES = ("epochs", "workers", "device", "compile", "progress", "val_every", "log_every")
+RESUMABLE_CHANGES = ("epochs", "workers", "device", "threads", "compile", "progress", "val_every", "log_every")
 
 def scoring_flags(meta: dict, device: torch.device) -> dict:
     "`amp` (bf16 autocast) and `channels_last` for scoring a checkpoint (its `meta` from `load_checkpoint`) on `device`, as its validation did."
@@ -341,9 +342,10 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
     if train_set is None and cache_dir is None: raise ValueError("train needs a face cache folder (cache_dir) or a train_set.")
     rank, world, device, own_group = init_distributed(cfg)
     flags, out = resolve(cfg, device), Path(out_dir)
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_deterministic, was_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     try:
         torch.use_deterministic_algorithms(flags["deterministic"], warn_only=True)
+        if cfg.threads: torch.set_num_threads(cfg.threads)
         torch.backends.cudnn.benchmark = not flags["deterministic"]
         seed_everything(cfg.seed)
         if train_set is None: train_set, val_set = default_datasets(cache_dir, cfg)
@@ -408,13 +410,13 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
         bar.close()
         elapsed = time.perf_counter() - t0
         metrics = {**summary(cfg, state, about), "train_img_per_s": seen / elapsed if elapsed > 0 else float("nan"), "world_size": world,
-                   "device": str(device), **{f"effective_{k}": v for k, v in flags.items()}}
+                   "device": str(device), "threads": torch.get_num_threads(), **{f"effective_{k}": v for k, v in flags.items()}}
         if rank == 0:
             with atomic_write(out/"train_metrics.json") as f: json.dump(metrics, f, indent=2)
             if live: live.end()
         return metrics
     finally:
-        torch.use_deterministic_algorithms(was_deterministic)
+        torch.use_deterministic_algorithms(was_deterministic); torch.set_num_threads(was_threads)
         if own_group: dist.destroy_process_group()
 
 # %% ../nbs/50_train.ipynb #b70978d8
