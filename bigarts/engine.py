@@ -30,8 +30,9 @@ from pathlib import Path
 # %% ../nbs/69_engine.ipynb #0ba8cbb9
 def stage_graph(repo: str | os.PathLike = ".") -> dict[str, list[str]]:
     "Every stage of the DVC project at `repo`, in `dvc.yaml`'s order → the stages whose outputs it reads."
+    from contextlib import chdir
     from dvc.repo import Repo
-    with Repo(str(repo)) as r:
+    with chdir(repo), Repo(".") as r:   # names as `dvc status` run there gives them
         g = r.index.graph   # an edge runs from a stage to a stage it depends on
         return {s.addressing: sorted(d.addressing for d in g.successors(s)) for s in r.index.stages}
 
@@ -55,12 +56,12 @@ def _tail(path: Path, n: int = 25) -> str:
     lines = path.read_text(errors="replace").replace("\r", "\n").splitlines()
     return "\n".join("    " + l for l in lines[-n:])
 
-def repro(jobs: int = 1, repo: str | os.PathLike = ".", logs: str | os.PathLike = "logs", out=sys.stdout) -> int:
-    """`dvc repro` of the project at `repo`, `jobs` stages at a time (see above); each stage's output in `logs`/STAGE.log.
+def repro(jobs: int = 1, repo: str | os.PathLike = ".", logs: str | os.PathLike = "logs", out=None) -> int:
+    """`dvc repro` of the project at `repo`, `jobs` stages at a time (see above); each stage's output in `logs`/STAGE.log, a line per start and end to `out` (stdout).
     → 0 when every stage finished, else 1 (the failed stages named, with the end of their logs)."""
     if jobs < 1: raise ValueError(f"jobs must be ≥ 1, got {jobs}.")
     repo, t0 = Path(repo), time.monotonic()
-    say = lambda msg: print(f"[{time.monotonic() - t0:6.0f} s] {msg}", file=out, flush=True)
+    say = lambda msg: print(f"[{time.monotonic() - t0:6.0f} s] {msg}", file=out or sys.stdout, flush=True)
     graph = stage_graph(repo)
     pending = downstream(graph, stale_stages(repo))
     if not pending: say("Data and pipelines are up to date."); return 0
