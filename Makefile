@@ -18,12 +18,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q uv
 	$(PY) -m uv pip install --python $(PY) -q --compile-bytecode $(TORCH) -e '.[dev]'
 	@# jsonschema imports rfc3987-syntax when present (jupyter-events pulls it in) and that builds a parser at import:
-	@# papermill on an empty notebook takes 4.5 s with it, 1.7-2.1 s without; ~1 min over make demo's 42 stages.
+	@# papermill on an empty notebook takes 4.5 s with it, 1.7-2.1 s without; ~2 min over make demo's 42 stages.
 	@# It only checks the 'iri' formats of JSON schemas, which nothing here uses.
 	$(PY) -m uv pip uninstall --python $(PY) -q rfc3987-syntax
 	@touch $(STAMP)
 
-# dvc repro, two stages at a time (one per core; bigarts.engine.repro). A plain `dvc repro` gives the same results.
+# dvc repro, two stages at a time (one per core; bigarts.engine.repro). A plain `dvc repro` gives the same models and tables.
 demo: install
 	PATH="$(BIN):$$PATH" bigarts repro --jobs 2
 
