@@ -16,10 +16,10 @@ from .methods import METHODS, build_method
 
 # %% auto #0
 __all__ = ['BEST', 'LAST', 'RESUME_FORMAT', 'RESUME_VERSIONS', 'MODEL_FORMAT', 'MODEL_VERSION', 'PLAIN', 'CheckpointError',
-           'NoModel', 'plain', 'rng_states', 'set_rng_states', 'read_bytes', 'container', 'version1_data', 'load_torch',
-           'load_safetensors', 'read_checkpoint', 'jsonable', 'kit_version', 'header', 'save_resume_point',
-           'model_input', 'save_model_file', 'save_no_model', 'no_model', 'training_record', 'describe',
-           'load_checkpoint', 'convert', 'main']
+           'NoModel', 'seed_dirs', 'run_models', 'plain', 'rng_states', 'set_rng_states', 'read_bytes', 'container',
+           'version1_data', 'load_torch', 'load_safetensors', 'read_checkpoint', 'jsonable', 'kit_version', 'header',
+           'save_resume_point', 'model_input', 'save_model_file', 'save_no_model', 'no_model', 'training_record',
+           'describe', 'load_checkpoint', 'convert', 'main']
 
 # %% ../nbs/51_checkpoint.ipynb #a319fbc6
 BEST, LAST = "checkpoint_best.safetensors", "checkpoint_last.pt"   # in a run's folder: the model file, the resume point
@@ -31,6 +31,17 @@ class CheckpointError(ValueError):
 
 class NoModel(CheckpointError):
     "The model file of a run that had no data to train on: it holds no weights, only the reason."
+
+# %% ../nbs/51_checkpoint.ipynb #seeds002
+def seed_dirs(run_dir: str | Path, seed: int = 0, seeds: int = 1) -> dict[int, Path]:
+    "Where each seed of a run trained with `seeds` seeds from `seed` keeps its files: the first in `run_dir`, the others in `seeds/SEED/`."
+    return {seed + k: Path(run_dir) if k == 0 else Path(run_dir, "seeds", str(seed + k)) for k in range(seeds)}
+
+def run_models(run_dir: str | Path) -> list[Path]:
+    "The model files of a run's folder (`seed_dirs`): `checkpoint_best.safetensors` of its first seed, then the others' in seed order."
+    run_dir = Path(run_dir)
+    more = sorted((d for d in (run_dir/"seeds").glob("*") if (d/BEST).is_file()), key=lambda d: int(d.name))
+    return [run_dir/BEST] + [d/BEST for d in more]
 
 # %% ../nbs/51_checkpoint.ipynb #1037bad6
 PLAIN = (str, int, float, bool, type(None), torch.Tensor)

@@ -16,6 +16,7 @@ COMMANDS = {  # name: (module:function, one-line help)
     "preprocess": ("bigarts.preprocess:main", "detect, crop and landmark faces into a face cache"),
     "train":      ("bigarts.train:main",      "train BiG-Arts (or an ablation) on a face cache"),
     "evaluate":   ("bigarts.evaluate:main",   "score the videos of a face cache and compute AUC/EER/..."),
+    "readme":     ("bigarts.report:readme_main", "copy the headline table tables/table1.md into README.md (--check: compare)"),
     "detect":     ("bigarts.detect:main",     "fake probability of any video, image or folder, with M_in/M_ex/Grad-CAM explanations"),
     "convert":    ("bigarts.checkpoint:main", "write the shareable model file (safetensors) of a checkpoint, old ones included"),
     "repro":      ("bigarts.engine:main",     "dvc repro, several independent stages at a time (make demo: --jobs 2)"),

@@ -11,20 +11,37 @@ import pandas as pd
 
 from .cache import FaceCache, as_cache
 from .core import atomic_write, get_device
-from .metrics import binary_metrics, coverage, video_scores
+from .metrics import MEASURES, coverage, video_scores
+from .uncertainty import RESAMPLES, clusters, estimate, replicates
 
 # %% auto #0
-__all__ = ['dataset_metrics', 'Scorer', 'evaluate_checkpoint', 'model_line', 'run_outputs', 'evaluate_runs', 'main']
+__all__ = ['video_table', 'dataset_metrics', 'Scorer', 'evaluate_checkpoint', 'model_line', 'run_outputs', 'scores_file',
+           'save_result', 'evaluate_runs', 'main']
+
+# %% ../nbs/65_evaluate.ipynb #41a0ded7
+def video_table(frames: pd.DataFrame) -> pd.DataFrame:
+    "One row per seed and video of a frame table: `video_scores` of each seed, with the video's `dataset` and `cluster`."
+    keep = [c for c in ("dataset", "cluster") if c in frames]
+    if frames.empty: return pd.DataFrame(columns=["seed", "video_id", "label", "score", "n_frames", *keep])
+    v = pd.concat([video_scores(g).assign(seed=s) for s, g in frames.groupby("seed", sort=True)], ignore_index=True)
+    return v.merge(frames[["video_id", *keep]].drop_duplicates("video_id"), on="video_id")[["seed", *v.columns[:-1], *keep]]
 
 # %% ../nbs/65_evaluate.ipynb #41a0ded8
-def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.DataFrame | None = None) -> dict:
-    "Video- and frame-level metrics of one test set, with coverage against `index` (its videos)."
-    videos = video_scores(frames)
-    m = {f"video_{k}": v for k, v in binary_metrics(videos.label, videos.score).items()}
-    m.update({f"frame_{k}": v for k, v in binary_metrics(frames.label, frames.score).items() if k in ("auc", "eer", "n")})
+def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.DataFrame | None = None, key: str = "",
+                    n: int = RESAMPLES) -> dict:
+    """Video- and frame-level metrics of one test set (`frames` as for `video_table`; several seeds: their mean), each with
+    its 95% interval from `n` resamples keyed by `key`, and coverage against `index` (its videos)."""
+    videos, m = video_table(frames), {}
+    for level, items, names in (("video", videos, MEASURES), ("frame", frames, ("auc", "eer"))):
+        point, reps, k = replicates(items, key, n) if len(items) else ({}, {}, 0)
+        for name in names:
+            e = estimate(point.get(name, float("nan")), reps.get(name, []), k)
+            m.update({f"{level}_{name}": e.value, f"{level}_{name}_lo": e.lo, f"{level}_{name}_hi": e.hi,
+                      f"{level}_{name}_interval": e.kind})
+        m[f"{level}_n"] = int(items.groupby("seed").size().max()) if len(items) else 0
+    m.update(clusters=k, seeds=int(frames.seed.nunique()))
     cov = coverage(index, videos, failures)
-    m.update(scored=cov["scored"], total=cov["total"], missing=cov["missing"])
-    return m
+    return {**m, "scored": cov["scored"], "total": cov["total"], "missing": cov["missing"]}
 
 # %% ../nbs/65_evaluate.ipynb #0e3c8a1f
 class Scorer:
@@ -45,25 +62,33 @@ class Scorer:
         return frame_scores(self.model, dataset, self.cfg, self.device, **self.flags)
 
 # %% ../nbs/65_evaluate.ipynb #e558dd2b
-def evaluate_checkpoint(checkpoint: str | Path, cache_dir: FaceCache | str | Path, index: pd.DataFrame, out_dir: str | Path,
+def evaluate_checkpoint(checkpoint: str | Path | list, cache_dir: FaceCache | str | Path, index: pd.DataFrame, out_dir: str | Path,
                         split: str = "test", batch_size: int = 64, device=None, workers: int = 0,
                         metrics_file: str | Path | None = None, sha256: str | None = None) -> dict:
-    """Score `split` of every dataset in the cache; write frames.csv, videos.csv (with the model's SHA-256), coverage.json
-    and metrics.json (or `metrics_file`: `{"model": file, sha256, description; "test_sets": {dataset: metrics}}`) under `out_dir`."""
+    """Score `split` of every dataset in the cache with `checkpoint` (or a list: one model file per seed of a run); write
+    frames.csv, videos.csv (scores with each video's dataset, cluster, seed and the model's SHA-256), coverage.json and
+    metrics.json (or `metrics_file`: `{"model": file, sha256, description; "models": one per seed;
+    "test_sets": {dataset: metrics}}`) under `out_dir`."""
     from bigarts.trainset import FrameDataset
-    scorer, cache, out = Scorer(checkpoint, batch_size, device, workers, sha256), as_cache(cache_dir), Path(out_dir)
-    frames = scorer(FrameDataset(cache, split=split, size=scorer.size))
-    frames["dataset"] = frames.video_id.str.split("/").str[0]
+    cache, out, parts, models = as_cache(cache_dir), Path(out_dir), [], []
+    cluster = clusters(cache.manifest.drop_duplicates("video_id"))
+    for ckpt in checkpoint if isinstance(checkpoint, list) else [checkpoint]:
+        scorer = Scorer(ckpt, batch_size, device, workers, sha256)
+        fr = scorer(FrameDataset(cache, split=split, size=scorer.size))
+        parts.append(fr.assign(seed=scorer.meta["config"].get("seed", 0), model_sha256=scorer.model_info["sha256"]))
+        models.append(scorer.model_info)
+    frames = pd.concat(parts, ignore_index=True)
+    frames["dataset"], frames["cluster"] = frames.video_id.str.split("/").str[0], frames.video_id.map(cluster)
     index = index[index.split == split]
     metrics, cov = {}, {}
     for ds, idx in index.groupby("dataset"):
-        m = dataset_metrics(frames[frames.dataset == ds], idx, cache.failures)
+        m = dataset_metrics(frames[frames.dataset == ds], idx, cache.failures, key=ds)
         cov[ds] = dict(scored=m["scored"], total=m["total"], missing=m.pop("missing"))
         metrics[ds] = m
-    sha = scorer.model_info["sha256"]
-    with atomic_write(out/"frames.csv") as f: frames.assign(model_sha256=sha).to_csv(f, index=False)
-    with atomic_write(out/"videos.csv") as f: video_scores(frames).assign(model_sha256=sha).to_csv(f, index=False)
-    summary = {"model": scorer.model_info, "test_sets": metrics}
+    sha = frames.groupby("seed").model_sha256.first().rename("model_sha256")
+    with atomic_write(out/"frames.csv") as f: frames.drop(columns="model_sha256").to_csv(f, index=False)
+    with atomic_write(out/"videos.csv") as f: video_table(frames).merge(sha, on="seed").to_csv(f, index=False)
+    summary = {"model": models[0], **({"models": models} if len(models) > 1 else {}), "test_sets": metrics}
     with atomic_write(Path(metrics_file) if metrics_file else out/"metrics.json") as f: json.dump(summary, f, indent=1, sort_keys=True)
     with atomic_write(out/"coverage.json") as f: json.dump(cov, f, indent=1, sort_keys=True)
     return metrics
@@ -78,13 +103,23 @@ def run_outputs(results_dir: str | Path, run: str) -> tuple[Path, Path]:
     "Where the evaluate stage writes run `run`: its scores folder (frames.csv, videos.csv, coverage.json) and its metrics file."
     return Path(results_dir, "scores", run), Path(results_dir, "metrics", f"{run}.json")
 
+def scores_file(table_csv: str | Path) -> Path:
+    "Where a Sec. 5 stage keeps the per-video scores behind its table `table_csv`: `videos/NAME` beside it."
+    return Path(table_csv).parent/"videos"/Path(table_csv).name
+
+def save_result(table: pd.DataFrame, videos: pd.DataFrame | None, out: str | Path):
+    "Write a Sec. 5 table to `out` and its per-video scores to `scores_file(out)` (`videos` None: an experiment without data)."
+    with atomic_write(out) as f: table.to_csv(f, index=False)
+    with atomic_write(scores_file(out)) as f: (video_table(pd.DataFrame()) if videos is None else videos).to_csv(f, index=False)
+
+
 def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path, index: pd.DataFrame,
                   results_dir: str | Path, split: str = "test", batch_size: int = 64, device=None, workers: int = 0,
                   progress: bool = True) -> dict[str, dict]:
     """Evaluate `models_dir/RUN/checkpoint_best.safetensors` of every run in `runs` into `run_outputs(results_dir, RUN)`: → {run: metrics}.
     A run that had nothing to train on (`save_no_model`) gets a metrics file with no test set and its reason."""
     from tqdm.auto import tqdm
-    from bigarts.checkpoint import BEST, no_model
+    from bigarts.checkpoint import BEST, no_model, run_models
     ckpts, cache = {r: Path(models_dir, r, BEST) for r in runs}, as_cache(cache_dir)   # one cache: its memo serves every run
     missing = [str(p) for p in ckpts.values() if not p.is_file()]
     if missing:
@@ -96,7 +131,8 @@ def evaluate_runs(runs: list[str], models_dir: str | Path, cache_dir: str | Path
         if reason := no_model(ckpts[run]):
             with atomic_write(metrics_file) as f: json.dump({"model": None, "no_model": reason, "test_sets": {}}, f, indent=1)
             out[run] = {}; tqdm.write(f"{run}: no model — {reason}"); continue
-        out[run] = evaluate_checkpoint(ckpts[run], cache, index, scores, split, batch_size, device, workers, metrics_file)
+        out[run] = evaluate_checkpoint(run_models(ckpts[run].parent), cache, index, scores, split, batch_size, device, workers,
+                                       metrics_file)
         tqdm.write(f"{run}: {model_line(metrics_file)}")
     return out
 
@@ -118,5 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                                  a.batch_size, a.device, sha256=a.sha256)
     except CheckpointError as e: print(f"bigarts evaluate: {e}", file=sys.stderr); return 2
     print(model_line(Path(a.out)/"metrics.json"))
-    for ds, v in m.items(): print(f"{ds:<16} video AUC {v['video_auc']:.4f}  EER {v['video_eer']:.4f}  videos {v['scored']}/{v['total']}")
+    for ds, v in m.items():
+        print(f"{ds:<16} video AUC {v['video_auc']:.4f} [{v['video_auc_lo']:.3f}, {v['video_auc_hi']:.3f}]  "
+              f"EER {v['video_eer']:.4f}  videos {v['scored']}/{v['total']}")
     return 0

@@ -9,15 +9,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from .core import atomic_write
-from .evaluate import run_outputs
+from .evaluate import run_outputs, scores_file
 from .datasets import PAPER_NAME, stand_in
 from .methods import PAPER_ROW
+from .metrics import auc
+from .uncertainty import RESAMPLES, Estimate, average_over_sets, difference, estimate, holm, paired, replicates
 
 # %% auto #0
 __all__ = ['PAPER_DATASETS', 'PAPER', 'PAPER_COLUMNS', 'PAPER_AVG', 'NO_DATA', 'RUN_OF_METHOD', 'CELEBDF_ROWS', 'TABLE_RUNS',
-           'CAPTIONS', 'MEASURES', 'AXES', 'cross_dataset_table', 'write_table', 'metric_table', 'table_title',
-           'read_run_metrics', 'frame_note', 'write_tables', 'no_data_figure', 'plot_robustness']
+           'CAPTIONS', 'COLUMN_MEASURE', 'ALPHA', 'HEADLINE', 'AXES', 'table_title', 'read_scores', 'run_scores',
+           'run_reasons', 'read_run_metrics', 'Column', 'cell_items', 'why_undefined', 'table_records', 'compare_rows',
+           'cell_text', 'reasons_note', 'differences_md', 'render', 'frame_note', 'coverage_line', 'sec5_scores',
+           'write_tables', 'write_table', 'headline', 'readme_main', 'no_data_figure', 'plot_robustness']
 
 # %% ../nbs/70_report.ipynb #0b36e02d
 PAPER_DATASETS = ["UADFV", "DT-LQ", "DT-HQ", "FF++", "DFD", "DFDC-P", "Celeb-DF"]
@@ -110,76 +118,8 @@ PAPER_AVG = {t: dict(zip(PAPER[t], avgs)) for t, avgs in {   # the "Avg" column 
     "table4": [0.7885, 0.8235, 0.8220, 0.8042, 0.7991, 0.8284, 0.7600, 0.8525, 0.8574, 0.8742, 0.8604, 0.9042],
     "table5": [0.8511, 0.8736, 0.9005, 0.9087], "table6": [0.8421, 0.8517, 0.8868, 0.9087]}.items()}
 
-# %% ../nbs/70_report.ipynb #29cc18a8
-NO_DATA = "no data"
-
-def _fmt(v) -> str: return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
-
-def _no_data_note(why: dict[str, str]) -> str:
-    "'No data: X, Y — why; Z — why.' for the columns and rows without data ('' when all have data)."
-    by = {}
-    for k, v in why.items(): by.setdefault(v, []).append(k)
-    return ("\nNo data: " + "; ".join(f"{', '.join(ks)} — {v}" for v, ks in by.items()) + ".") if why else ""
-
-def cross_dataset_table(table: str, ours: pd.DataFrame, stands_in_for: dict[str, str], rows: dict[str, str],
-                        title: str, source: str, missing: dict[str, str] | None = None) -> tuple[str, pd.DataFrame]:
-    """Markdown and long CSV for an AUC table; `rows` maps our setting name → the paper's row name. One column per
-    dataset of the paper: our set standing in for it, or 'no data' when the corpus has none; a setting without results
-    reads 'no data', with its reason from `missing` (setting → why). Our Avg is over the columns with data."""
-    sets = {c: stand_in(c, stands_in_for) for c in PAPER_DATASETS}          # the paper's column → our set (None: none)
-    why = {c: "no dataset of the corpus stands in for it" for c, s in sets.items() if s is None}
-    head = ["Setting"] + [f"{s} ({c})" if s else c for c, s in sets.items()] + ["Avg"]
-    lines, recs = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)], []
-    for ours_name, paper_name in rows.items():
-        if not (ours.setting == ours_name).any(): why[paper_name] = (missing or {}).get(ours_name, "no results")
-        cells, mine = [paper_name], []
-        for i, (col, s) in enumerate(sets.items()):
-            r = ours[(ours.setting == ours_name) & (ours.dataset == s)]
-            v = float(r.auc.iloc[0]) if len(r) else float("nan")
-            p = PAPER[table][paper_name][i] if paper_name in PAPER[table] else None
-            cells.append(f"{_fmt(v) if len(r) else NO_DATA} / {_fmt(p)}")
-            mine.append(v)
-            recs.append(dict(table=table, setting=paper_name, dataset=s or "", stands_in_for=col, ours=v, paper=p,
-                             videos=f"{int(r.scored.iloc[0])}/{int(r.total.iloc[0])}" if len(r) else ""))
-        ok = [v for v in mine if not math.isnan(v)]
-        cells.append(f"{_fmt(sum(ok)/len(ok)) if ok else NO_DATA} / {_fmt(PAPER_AVG[table].get(paper_name))}")
-        lines.append("| " + " | ".join(cells) + " |")
-    cov = ours.groupby("dataset")[["scored", "total"]].max()
-    present = [s for s in sets.values() if s is not None and s in cov.index]
-    notes = [f"\nEach cell: **ours / paper** (video-level AUC). Avg: ours over the columns with data; the paper's as it prints it, "
-             f"over its seven test sets. Source: {source}.",
-             "Coverage (videos scored / total): " + (", ".join(f"{s} {int(cov.scored[s])}/{int(cov.total[s])}" for s in present) or "none")
-             + "." + _no_data_note(why)]
-    md = f"## {title}\n\n" + "\n".join(lines) + "\n" + "\n".join(notes) + "\n"
-    return md, pd.DataFrame(recs)
-
-# %% ../nbs/70_report.ipynb #ac8d5869
-def write_table(name: str, md: str, csv: pd.DataFrame, out_dir: str | Path = "tables"):
-    "Write `tables/<name>.md` and `.csv` atomically."
-    out = Path(out_dir)
-    with atomic_write(out/f"{name}.md") as f: f.write(md)
-    with atomic_write(out/f"{name}.csv") as f: csv.to_csv(f, index=False)
-
-# %% ../nbs/70_report.ipynb #99991673
-def metric_table(table: str, ours: pd.DataFrame, rows: dict[str, str], title: str, source: str,
-                 missing: dict[str, str] | None = None) -> tuple[str, pd.DataFrame]:
-    "Markdown and long CSV of a table of measures; `rows` maps our setting → the paper's row; a setting without results reads 'no data', its reason from `missing`."
-    cols, recs, why = PAPER_COLUMNS[table], [], {}
-    lines = ["| Setting | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
-    for run, row in rows.items():
-        r = ours[ours.setting == run] if "setting" in ours else ours.iloc[:0]
-        if not len(r): why[row] = (missing or {}).get(run, "no results")
-        cells = [row]
-        for i, c in enumerate(cols):
-            v = float(r[c].iloc[0]) if len(r) and c in r else float("nan")
-            p = PAPER[table][row][i] if row in PAPER[table] else None
-            cells.append(f"{_fmt(v) if len(r) else NO_DATA} / {_fmt(p)}")
-            recs.append(dict(table=table, setting=row, measure=c, ours=v, paper=p))
-        lines.append("| " + " | ".join(cells) + " |")
-    md = f"## {title}\n\n" + "\n".join(lines) + f"\n\nEach cell: **ours / paper**. Source: {source}.{_no_data_note(why)}\n"
-    return md, pd.DataFrame(recs)
-
 # %% ../nbs/70_report.ipynb #737a929a
+NO_DATA = "no data"
 RUN_OF_METHOD = {"face_xray": "ex", "bigarts": "both"}      # the runs of these methods are BiG-Arts' own runs
 CELEBDF_ROWS = {RUN_OF_METHOD.get(m, m): row for m, row in PAPER_ROW.items()}   # run → row; trained on Celeb-DF
 TABLE_RUNS = {
@@ -207,25 +147,199 @@ def table_title(table: str, corpus: dict, profile: str) -> str:
     return f"Table {table[5:]} — {CAPTIONS[table]} — {data}; profile `{profile}`"
 
 # %% ../nbs/70_report.ipynb #fac9e356
-MEASURES = {  # the columns of Tables 2 and 3 → keys of metrics.json
-    "Accuracy": "video_accuracy", "Precision": "video_precision", "Recall": "video_recall", "F1": "video_f1",
-    "AUC": "video_auc", "EER": "video_eer",
-    "Frame AUC": "frame_auc", "Frame EER": "frame_eer", "Sequence AUC": "video_auc", "Sequence EER": "video_eer"}
+COLUMN_MEASURE = {  # the columns of Tables 2 and 3 → (measure of bigarts.metrics, scores: videos | frames)
+    "Accuracy": ("accuracy", "videos"), "Precision": ("precision", "videos"), "Recall": ("recall", "videos"),
+    "F1": ("f1", "videos"), "AUC": ("auc", "videos"), "EER": ("eer", "videos"),
+    "Frame AUC": ("auc", "frames"), "Frame EER": ("eer", "frames"), "Sequence AUC": ("auc", "videos"),
+    "Sequence EER": ("eer", "videos")}
+
+def read_scores(path: str | Path) -> pd.DataFrame | None:
+    "A saved score table as written (pandas reads floats back bit for bit; names such as 'NA' stay text); None when there is none."
+    return pd.read_csv(path, keep_default_na=False) if Path(path).exists() else None
+
+def run_scores(results_dir: str | Path, run: str) -> dict[str, pd.DataFrame] | None:
+    "The evaluate stage's scores of `run`: {'videos': …, 'frames': …}; None when it has none."
+    d = run_outputs(results_dir, run)[0]
+    v = read_scores(d/"videos.csv")
+    return None if v is None else {"videos": v, "frames": read_scores(d/"frames.csv")}
+
+def run_reasons(results_dir: str | Path, runs, params_runs=None) -> dict[str, tuple[str, str]]:
+    "Why each of `runs` that has no scores has none: {run: (short, long)}."
+    out = {}
+    for r in runs:
+        if run_scores(results_dir, r) is not None: continue
+        f = run_outputs(results_dir, r)[1]
+        m = json.loads(f.read_text()) if f.exists() else {}
+        out[r] = (("not trained", f"no model was trained: {m['no_model']}") if m.get("no_model") else
+                  ("not a run", "not among the runs of params.yaml") if params_runs is not None and r not in params_runs else
+                  ("not scored", f"no scores in {run_outputs(results_dir, r)[0]}"))
+    return out
 
 def read_run_metrics(results_dir: str | Path, runs) -> pd.DataFrame:
-    """Long frame: one row per (run = `setting`, test set = `dataset`) with every number of `results/metrics/RUN.json`; `auc` = video AUC.
-    `.attrs['no_model']`: {run: why} of the runs that had nothing to train on."""
-    recs, no_model = [], {}
+    "Long frame: one row per (run = `setting`, test set = `dataset`) with the numbers of `results/metrics/RUN.json` (coverage among them)."
+    recs = []
     for run in runs:
         f = run_outputs(results_dir, run)[1]
-        if not f.exists(): continue
-        m = json.loads(f.read_text())
-        if m.get("no_model"): no_model[run] = m["no_model"]
-        for ds, v in m["test_sets"].items():
+        for ds, v in (json.loads(f.read_text())["test_sets"] if f.exists() else {}).items():
             recs.append(dict(setting=run, dataset=ds, **{k: x for k, x in v.items() if not isinstance(x, (list, dict))}))
-    d = pd.DataFrame(recs, columns=["setting", "dataset", "video_auc", "scored", "total"] if not recs else None)
-    d = d.assign(auc=d.video_auc); d.attrs["no_model"] = no_model
+    return pd.DataFrame(recs, columns=None if recs else ["setting", "dataset", "scored", "total"])
+
+# %% ../nbs/70_report.ipynb #fcab4049
+@dataclass(frozen=True)
+class Column:
+    "A column: header `name`; `key`: the test set (None: the corpus has none); `measure`; `level`: videos | frames; `where`: (column, value) of Sec. 5 scores."
+    name: str
+    key: str | None
+    measure: str = "auc"
+    level: str = "videos"
+    where: tuple = ()
+    paper: str = ""        # the paper's dataset this column stands for (cross-dataset tables)
+
+def cell_items(scores: dict | tuple, col: Column) -> pd.DataFrame | tuple[str, str]:
+    """The items of a row's `scores` ({'videos': …, 'frames': …}, or (short, long) why the row has none) that `col`
+    measures, or (short, long) why there are none — the column's reason first: a test set the corpus lacks."""
+    if col.key is None:
+        return ("no test set", "no dataset of the corpus stands in for " + ("it" if col.paper in ("", col.name) else col.paper))
+    if isinstance(scores, tuple): return scores            # the row's reason: the run has no scores
+    d = scores[col.level]
+    d = d[d.dataset == col.key]
+    if col.where: d = d[d[col.where[0]].astype(str) == str(col.where[1])]
+    return d if len(d) else ("no video scored", f"no {col.level[:-1]} of {col.key} was scored")
+
+def why_undefined(items: pd.DataFrame, measure: str) -> tuple[str, str]:
+    "Why `measure` has no value on `items`: one class only, no video called fake, no fake."
+    v = items.drop_duplicates("video_id")
+    real, fake = int((v.label == 0).sum()), int((v.label == 1).sum())
+    if measure in ("auc", "eer") and not (real and fake):
+        return ("one class only", f"{real} real and {fake} fake videos of {v.dataset.iloc[0]} were scored")
+    if measure == "precision": return ("no video called fake", "no video scored ≥ 0.5: precision is undefined")
+    return ("no fake", "no fake video was scored") if not fake else ("undefined", f"{measure} is undefined on these scores")
+
+# %% ../nbs/70_report.ipynb #fcab4051
+ALPHA = 0.05   # family-wise error rate of the marked differences (Holm over a table's comparisons)
+
+def _estimate_record(e: Estimate) -> dict:
+    return dict(ours=e.value, lo=e.lo, hi=e.hi, interval=e.kind, clusters=e.clusters)
+
+def table_records(table: str, rows: dict[str, str], columns: list[Column], scores: dict, reasons: dict,
+                  reference: str | None = None, compared=("auc",), average: bool = False, n: int = RESAMPLES) -> pd.DataFrame:
+    """One record per cell of `table`: `rows` maps our setting → the paper's row; `scores[setting]` its score tables,
+    `reasons[setting]` (short, long) when it has none. With `reference`, every other row's cells whose measure is in
+    `compared` are compared with the reference row's (paired); with `average`, each row ends with its mean over the columns."""
+    measures, memo, recs = sorted({c.measure for c in columns}), {}, []
+    def cell(setting, col):
+        items = cell_items(scores.get(setting) or reasons.get(setting, ("no results", "no results")), col)
+        if isinstance(items, tuple): return None, None, items
+        k = (setting, col.key, col.level, col.where)
+        if k not in memo: memo[k] = replicates(items, col.key, n, measures=measures)
+        point, reps, clusters = memo[k]
+        e = estimate(point[col.measure], reps[col.measure], clusters)
+        return e, reps[col.measure], (why_undefined(items, col.measure) if e.kind == "undefined" else None)
+    for setting, row in rows.items():
+        vals, r_reps, r_k = [], [], []
+        for i, col in enumerate(columns):
+            e, reps, why = cell(setting, col)
+            paper = PAPER[table][row][i] if row in PAPER[table] else None
+            rec = dict(table=table, setting=row, run=setting, column=col.name, dataset=col.key or "", stands_in_for=col.paper,
+                       measure=col.measure, paper=paper, ours=np.nan, lo=np.nan, hi=np.nan, interval="", clusters=0,
+                       reason=why[0] if why else "", reason_long=why[1] if why else "")
+            if e is not None: rec.update(_estimate_record(e))
+            if e is not None and e.kind != "undefined": vals.append(e.value); r_reps.append(reps); r_k.append(e.clusters)
+            recs.append(rec)
+        if average:
+            avg = dict(table=table, setting=row, run=setting, column="Avg", dataset="", stands_in_for="", measure="auc",
+                       paper=PAPER_AVG[table].get(row), reason="", reason_long="", **_estimate_record(average_over_sets(vals, r_reps, r_k)))
+            if not vals: avg.update(zip(("reason", "reason_long"), reasons.get(setting) if setting not in scores
+                                        else (NO_DATA, "no column has a number")))
+            recs.append(avg)
+    d = pd.DataFrame(recs)
+    return compare_rows(d, columns, scores, reference, compared, average, n) if reference else d
+
+def compare_rows(d: pd.DataFrame, columns: list[Column], scores: dict, reference: str, compared, average: bool, n: int) -> pd.DataFrame:
+    "`table_records`' comparisons: `delta`, `delta_lo`, `delta_hi`, `p`, `p_holm`, `differs` (−1, 0, 1) of each row against `reference`."
+    d = d.assign(vs="", delta=np.nan, delta_lo=np.nan, delta_hi=np.nan, p=np.nan)
+    ref_row = d.setting[d.run == reference].iloc[0] if (d.run == reference).any() else reference
+    for setting in d.run.unique():
+        if setting == reference or setting not in scores or reference not in scores: continue
+        pa, ra, pb, rb = [], [], [], []
+        for col in columns:
+            if col.measure not in compared: continue
+            a, b = cell_items(scores[setting], col), cell_items(scores[reference], col)
+            if isinstance(a, tuple) or isinstance(b, tuple): continue
+            xa, ya, xb, yb = paired(a, b, col.key, n, measures=(col.measure,))
+            diff = difference(xa[col.measure], ya[col.measure], xb[col.measure], yb[col.measure])
+            i = d.index[(d.run == setting) & (d.column == col.name)][0]
+            d.loc[i, ["vs", "delta", "delta_lo", "delta_hi", "p"]] = [ref_row, diff.delta, diff.lo, diff.hi, diff.p]
+            if np.isfinite(diff.delta): pa.append(xa[col.measure]); ra.append(ya[col.measure]); pb.append(xb[col.measure]); rb.append(yb[col.measure])
+        if average and pa:
+            diff = difference(np.mean(pa), np.mean(ra, 0), np.mean(pb), np.mean(rb, 0))
+            i = d.index[(d.run == setting) & (d.column == "Avg")][0]
+            d.loc[i, ["vs", "delta", "delta_lo", "delta_hi", "p"]] = [ref_row, diff.delta, diff.lo, diff.hi, diff.p]
+    d["p_holm"] = holm(d.p.to_numpy(float))
+    d["differs"] = np.where(d.p_holm < ALPHA, np.sign(d.delta), 0).astype(int)
     return d
+
+# %% ../nbs/70_report.ipynb #fcab4053
+def _paper(v) -> str: return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+def cell_text(r) -> str:
+    "One cell of the Markdown: `ours mark / paper<br>interval`, or `reason / paper`."
+    if r.interval in ("", "undefined"): return f"{r.reason or NO_DATA} / {_paper(r.paper)}"
+    mark = {1: " ▲", -1: " ▼"}.get(int(getattr(r, "differs", 0) or 0), "")
+    return f"{r.ours:.3f}{mark} / {_paper(r.paper)}<br>{Estimate(r.ours, r.lo, r.hi, r.interval, int(r.clusters)).interval}"
+
+def _grid(d: pd.DataFrame, text, header: list[str]) -> list[str]:
+    cols = list(dict.fromkeys(d.column))
+    lines = ["| " + " | ".join(["Setting", *header]) + " |", "|" + "---|" * (len(cols) + 1)]
+    for row, g in d.groupby("setting", sort=False):
+        g = g.set_index("column")
+        lines.append("| " + " | ".join([row, *(text(g.loc[c]) for c in cols)]) + " |")
+    return lines
+
+def _where(keys: list[tuple[str, str]], rows: list[str]) -> str:
+    "The cells `keys` (row, column) in words: their columns (every row), their rows (whole rows), or each cell."
+    gr, gc = list(dict.fromkeys(r for r, _ in keys)), list(dict.fromkeys(c for _, c in keys))
+    if len(set(keys)) < len(gr) * len(gc): return ", ".join(f"{r} ({c})" for r, c in keys)
+    return ", ".join(gc if len(gr) == len(rows) else gr)
+
+def reasons_note(d: pd.DataFrame, header: dict[str, str]) -> str:
+    "'No number: where — why; …' for the cells without our number."
+    miss = d[d.reason != ""]
+    if not len(miss): return ""
+    rows = list(dict.fromkeys(d.setting))
+    parts = [f"{_where([(r, header.get(c, c)) for r, c in zip(g.setting, g.column)], rows)} — {why}"
+             for why, g in miss.groupby("reason_long", sort=False)]
+    return "\nNo number: " + "; ".join(parts) + "."
+
+def differences_md(d: pd.DataFrame, header: dict[str, str]) -> str:
+    "The paired differences from the reference row: `Δ [lo, hi]` with the mark, one row per compared setting."
+    c = d[d.vs != ""] if "vs" in d else d.iloc[:0]
+    if not len(c): return ""
+    text = lambda r: "—" if not np.isfinite(r.delta) else (f"{r.delta:+.3f}{ {1: ' ▲', -1: ' ▼'}.get(int(r.differs), '')}"
+                                                          f"<br>[{r.delta_lo:+.3f}, {r.delta_hi:+.3f}]")
+    cols = list(dict.fromkeys(c.column))
+    lines = _grid(c, text, [header.get(x, x) for x in cols])
+    m = int(np.isfinite(d.p).sum())
+    return (f"\n### Paired differences from {c.vs.iloc[0]} ({c.measure.iloc[0].upper()})\n\n" + "\n".join(lines) +
+            f"\n\nEach cell: ours − {c.vs.iloc[0]} on the videos both scored, and its paired 95% interval (the same resamples). "
+            f"▲ / ▼: the difference holds at a family-wise 5% (Holm over the table's {m} comparisons; "
+            f"{int((d.differs != 0).sum())} do).\n")
+
+def render(d: pd.DataFrame, title: str, what: str, source: str, header: dict[str, str] | None = None,
+           coverage: str = "", n: int = RESAMPLES) -> str:
+    "The Markdown of a table from its records: the grid, how to read it, its source and coverage, the reasons, the differences."
+    header = header or {}
+    lines = _grid(d, cell_text, [header.get(c, c) for c in dict.fromkeys(d.column)])
+    read = (f"Each cell: **ours / paper** ({what}); below, our 95% interval: a bootstrap over identities (a real person's "
+            f"videos with the fakes made from them, resampled whole), stratified by label, {n:,} resamples; `[≥x]`: "
+            f"every resample gave 1.000, so a one-sided 95% bound from the number of identities instead.")
+    if "Avg" in set(d.column):
+        read += " Avg: ours over the columns with a number; the paper's as it prints it, over its seven test sets."
+    if "vs" in d and (d.vs != "").any():
+        read += f" ▲ / ▼: above / below {d.vs[d.vs != ''].iloc[0]} beyond chance (paired, Holm-corrected; see below)."
+    notes = [read, f"Source: {source}."] + ([coverage] if coverage else [])
+    return (f"## {title}\n\n" + "\n".join(lines) + "\n\n" + "\n".join(notes) + reasons_note(d, header) + "\n"
+            + differences_md(d, header))
 
 # %% ../nbs/70_report.ipynb #38c6986f
 def frame_note(ours: pd.DataFrame, every: int | None) -> str:
@@ -234,45 +348,95 @@ def frame_note(ours: pd.DataFrame, every: int | None) -> str:
     return (f". Frame AUC/EER: over every frame the face cache holds, 1 in {every or '?'} of each sequence (`preprocess.every`; "
             f"the paper does not say how many frames its frame-level numbers use)" + (f", {int(n.iloc[0])} frames for BiG-Arts" if len(n) else ""))
 
-def _measure_rows(ours: pd.DataFrame, dataset: str | None, table: str) -> pd.DataFrame:
-    d = ours[ours.dataset == dataset]
-    return pd.DataFrame([{"setting": r.setting, **{c: getattr(r, MEASURES[c], float("nan")) for c in PAPER_COLUMNS[table]}}
-                         for r in d.itertuples()], columns=["setting", *PAPER_COLUMNS[table]])
+def coverage_line(metrics: pd.DataFrame, runs, datasets) -> str:
+    "'Coverage (videos scored / total): set n/N, …' of the test sets `datasets` over the `runs` of a table."
+    m = metrics[metrics.setting.isin(list(runs))]
+    cov = m.groupby("dataset")[["scored", "total"]].max()
+    present = [s for s in datasets if s in cov.index]
+    return "Coverage (videos scored / total): " + (", ".join(f"{s} {int(cov.scored[s])}/{int(cov.total[s])}" for s in present) or "none") + "."
 
-def _read_csvs(files) -> pd.DataFrame:
-    parts = [pd.read_csv(f).assign(setting=Path(f).stem) for f in files if Path(f).exists()]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["setting"])
+def sec5_scores(results_dir: str | Path, folder: str, runs, reasons: dict) -> tuple[dict, dict]:
+    "The per-video scores of a Sec. 5 stage (`results/FOLDER/videos/RUN.csv`) → ({run: {'videos': …}}, {run: (short, long) why none})."
+    scores, why = {}, {}
+    for r in runs:
+        f = scores_file(Path(results_dir, folder, f"{r}.csv"))
+        v = read_scores(f)
+        if v is not None and len(v): scores[r] = {"videos": v}
+        else: why[r] = reasons.get(r) or ("not scored", f"no scores in {f}")
+    return scores, why
 
 def write_tables(results_dir: str | Path, corpus: dict, profile: str, tables_dir: str | Path = "tables",
-                 every: int | None = None, runs=None) -> dict[str, str]:
+                 every: int | None = None, runs=None, n: int = RESAMPLES) -> dict[str, str]:
     """Write tables/table1..8 .md/.csv; → {table: markdown}. `every`: the face cache's frame sampling (Table 3's note);
-    `runs`: the runs of params.yaml (a table row of another run says it is not among them)."""
+    `runs`: the runs of params.yaml (a table row of another run says it is not among them); `n`: resamples."""
     res, out = Path(results_dir), {}
-    sif = {n: d["stands_in_for"] for n, d in corpus["datasets"].items()}
+    sif = {k: d["stands_in_for"] for k, d in corpus["datasets"].items()}
     all_runs = sorted({r for t in TABLE_RUNS.values() for r in t})
-    ours = read_run_metrics(res, all_runs)
-    missing = {r: ours.attrs["no_model"].get(r) or ("not among the runs of params.yaml" if runs is not None and r not in runs else "no results")
-               for r in all_runs}
+    scores = {r: s for r in all_runs if (s := run_scores(res, r)) is not None}
+    reasons, metrics = run_reasons(res, all_runs, runs), read_run_metrics(res, all_runs)
     trained_on = lambda paper: f"trained on {stand_in(paper, sif) or f'{paper} (no data)'}"
+    title = lambda t: table_title(t, corpus, profile)
+    cross = [Column(f"{s} ({c})" if s else c, s, paper=c) for c, s in ((c, stand_in(c, sif)) for c in PAPER_DATASETS)]
     for t in ("table1", "table4", "table5", "table6"):
-        out[t] = cross_dataset_table(t, ours, sif, TABLE_RUNS[t], table_title(t, corpus, profile), missing=missing,
-                                     source=f"profile `{profile}`, {trained_on('FF++' if t == 'table4' else 'Celeb-DF')}, scored on each test split")
+        d = table_records(t, TABLE_RUNS[t], cross, scores, reasons, "ffpp_both" if t == "table4" else "both", average=True, n=n)
+        src = f"profile `{profile}`, {trained_on('FF++' if t == 'table4' else 'Celeb-DF')}, scored on each test split"
+        out[t] = (render(d, title(t), "video-level AUC", src, coverage=coverage_line(metrics, TABLE_RUNS[t], [c.key for c in cross]), n=n), d)
     for t, paper in (("table2", "Celeb-DF"), ("table3", "WildDeepFake")):
         ds = stand_in(paper, sif)
+        cols = [Column(c, ds, *COLUMN_MEASURE[c], paper=paper) for c in PAPER_COLUMNS[t]]
+        d = table_records(t, TABLE_RUNS[t], cols, scores, reasons, "both", n=n)
         src = f"profile `{profile}`, {trained_on('Celeb-DF')}, scored on {ds} (standing in for {paper})" if ds else f"profile `{profile}`"
-        if t == "table3" and ds: src += frame_note(ours[ours.dataset == ds], every)
-        why = missing if ds else {r: f"no dataset of the corpus stands in for {paper}" for r in all_runs}
-        out[t] = metric_table(t, _measure_rows(ours, ds, t), TABLE_RUNS[t], table_title(t, corpus, profile), src, why)
-    p = _read_csvs(sorted((res/"partial").glob("*.csv")))
-    if len(p): p = p.assign(column=lambda d: d.region.str.capitalize()).pivot(index="setting", columns="column", values="video_auc").reset_index()
-    out["table7"] = metric_table("table7", p, TABLE_RUNS["table7"], table_title("table7", corpus, profile), missing=missing,
-                                 source=f"profile `{profile}`, {trained_on('Celeb-DF')}; reals and partial fakes of its test split (video AUC)")
-    c = _read_csvs([res/"compression"/"both.csv"])
-    row = pd.DataFrame([{"setting": "both", **{f"CRF {int(r.crf)}": r.video_auc for r in c.itertuples()}}] if len(c) else [], columns=["setting"])
-    out["table8"] = metric_table("table8", row, TABLE_RUNS["table8"], table_title("table8", corpus, profile), missing=missing,
-                                 source=f"profile `{profile}`, {trained_on('Celeb-DF')}; its test videos re-encoded, re-preprocessed, scored (video AUC)")
+        if t == "table3" and ds: src += frame_note(metrics[metrics.dataset == ds], every)
+        out[t] = (render(d, title(t), "video level unless the column says frame; accuracy, precision, recall and F1 at a "
+                         "score of 0.5", src, coverage=coverage_line(metrics, TABLE_RUNS[t], [ds]), n=n), d)
+    celebdf = stand_in("Celeb-DF", sif)
+    s7, why7 = sec5_scores(res, "partial", TABLE_RUNS["table7"], reasons)
+    cols7 = [Column(c, celebdf, where=("region", c.lower()), paper="Celeb-DF") for c in PAPER_COLUMNS["table7"]]
+    d = table_records("table7", TABLE_RUNS["table7"], cols7, s7, why7, "both", n=n)
+    out["table7"] = (render(d, title("table7"), "video-level AUC", f"profile `{profile}`, {trained_on('Celeb-DF')}; reals and "
+                            f"partial fakes of its test split", n=n), d)
+    s8, why8 = sec5_scores(res, "compression", TABLE_RUNS["table8"], reasons)
+    cols8 = [Column(c, celebdf, where=("crf", int(c.split()[1])), paper="Celeb-DF") for c in PAPER_COLUMNS["table8"]]
+    d = table_records("table8", TABLE_RUNS["table8"], cols8, s8, why8, n=n)
+    out["table8"] = (render(d, title("table8"), "video-level AUC", f"profile `{profile}`, {trained_on('Celeb-DF')}; its test "
+                            f"videos re-encoded, re-preprocessed, scored", n=n), d)
     for t, (md, csv) in out.items(): write_table(t, md, csv, tables_dir)
     return {t: md for t, (md, _) in out.items()}
+
+def write_table(name: str, md: str, csv: pd.DataFrame, out_dir: str | Path = "tables"):
+    "Write `tables/<name>.md` and `.csv` atomically."
+    out = Path(out_dir)
+    with atomic_write(out/f"{name}.md") as f: f.write(md)
+    with atomic_write(out/f"{name}.csv") as f: csv.to_csv(f, index=False)
+
+# %% ../nbs/70_report.ipynb #readme02
+HEADLINE = ("<!-- headline: tables/table1.md, copied by `bigarts readme` -->", "<!-- end of tables/table1.md -->")
+
+def headline(readme: str, table: str) -> str:
+    "`readme` (text) with the text between the `HEADLINE` markers replaced by `table` (Markdown)."
+    start, end = readme.find(HEADLINE[0]), readme.find(HEADLINE[1])
+    if start < 0 or end < start: raise ValueError(f"The README has no headline markers: put {HEADLINE[0]} and {HEADLINE[1]} "
+                                                  "on lines of their own where the table goes.")
+    return readme[:start + len(HEADLINE[0])] + "\n\n" + table.strip() + "\n\n" + readme[end:]
+
+def readme_main(argv: list[str] | None = None) -> int:
+    "`bigarts readme [--check] [--readme README.md] [--table tables/table1.md]`"
+    import argparse, sys
+    ap = argparse.ArgumentParser(prog="bigarts readme", description="Copy the headline table into the README (or check it).")
+    ap.add_argument("--readme", default="README.md"); ap.add_argument("--table", default="tables/table1.md")
+    ap.add_argument("--check", action="store_true", help="exit 1 when the README's table differs from the file")
+    a = ap.parse_args(argv)
+    for f in (a.readme, a.table):
+        if not Path(f).is_file(): ap.error(f"{f} not found (run from the project's folder, after the report stage)")
+    old = Path(a.readme).read_text()
+    try: new = headline(old, Path(a.table).read_text())
+    except ValueError as e: print(f"bigarts readme: {a.readme}: {e}", file=sys.stderr); return 2
+    if a.check:
+        if new != old: print(f"bigarts readme: {a.readme}'s headline table differs from {a.table}; run `bigarts readme`.", file=sys.stderr)
+        return int(new != old)
+    if new != old:
+        with atomic_write(a.readme) as f: f.write(new)
+    return 0
 
 # %% ../nbs/70_report.ipynb #f77080c5
 AXES = {"jpeg": "JPEG quality factor", "blur": "Gaussian blur σ (3×3)", "resize": "resize scale", "noise": "Gaussian noise σ"}
@@ -286,15 +450,18 @@ def no_data_figure(title: str, why: str, width: float = 6.4):
     return fig
 
 def plot_robustness(curves: pd.DataFrame, title: str, labels: dict[str, str] | None = None, no_data: str = "no results"):
-    """Fig. 9 from rows (perturbation, level, dataset, video_auc): one panel per perturbation, one curve per test set (`labels`:
-    dataset → legend text). Without rows, a `no_data_figure` with the reason `no_data`."""
+    """Fig. 9 from rows (perturbation, level, dataset, video_auc[, video_auc_lo, video_auc_hi]): one panel per perturbation, one
+    curve per test set (`labels`: dataset → legend text) in a band of its 95% intervals. Without rows, a `no_data_figure`
+    with the reason `no_data`."""
     import matplotlib.pyplot as plt
     names = [n for n in AXES if n in set(curves.perturbation)] if "perturbation" in curves else []
     if not names: return no_data_figure(title, no_data)
     fig, axs = plt.subplots(1, len(names), figsize=(3.2*len(names), 3.2), squeeze=False)
     for ax, n in zip(axs[0], names):
         for d, c in curves[curves.perturbation == n].groupby("dataset", sort=False):
-            c = c.sort_values("level"); ax.plot(c.level, c.video_auc, "o-", ms=3, label=(labels or {}).get(d, d))
+            c = c.sort_values("level")
+            line, = ax.plot(c.level, c.video_auc, "o-", ms=3, label=(labels or {}).get(d, d))
+            if "video_auc_lo" in c: ax.fill_between(c.level, c.video_auc_lo, c.video_auc_hi, color=line.get_color(), alpha=.12, lw=0)
         ax.set(xlabel=AXES[n], ylim=(0, 1.02)); ax.grid(alpha=.3)
     axs[0][0].set_ylabel("video AUC"); axs[0][-1].legend(loc="lower left", fontsize=6)
     fig.suptitle(title, fontsize=9); fig.tight_layout()

@@ -11,53 +11,73 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .cache import FaceCache, as_cache
-from .evaluate import Scorer, dataset_metrics
-from .metrics import auc, video_scores
+from .evaluate import Scorer, dataset_metrics, video_table
+from .metrics import auc
+from .uncertainty import clusters
 from .partial import PartialFrames
 from .perturb import PERTURBATIONS, perturbation, recompress
 from .trainset import FrameDataset
 
 # %% auto #0
-__all__ = ['ROBUSTNESS_KEYS', 'auc_row', 'perturbation_curve', 'partial_table', 'compression_table']
+__all__ = ['ROBUSTNESS_KEYS', 'scored', 'auc_row', 'video_rows', 'perturbation_curve', 'partial_table', 'compression_table']
 
 # %% ../nbs/66_robustness.ipynb #614621af
 ROBUSTNESS_KEYS = ("test_on", "seed", "crf", "regions", *PERTURBATIONS)   # keys of section `robustness` in params.yaml
 
 # %% ../nbs/66_robustness.ipynb #48c297a6
-def auc_row(frames: pd.DataFrame, **setting) -> dict:
-    "One result row: `setting` plus video AUC, frame AUC, videos and frames scored."
-    v = video_scores(frames)
-    return {**setting, "video_auc": auc(v.label, v.score), "frame_auc": auc(frames.label, frames.score),
-            "videos": len(v), "frames": len(frames)}
+def scored(scorer: Scorer, dataset, cluster: pd.Series) -> pd.DataFrame:
+    "`scorer(dataset)` with each frame's `dataset`, `cluster` (from `cluster`: video_id → cluster) and the model's `seed`."
+    fr = scorer(dataset)
+    return fr.assign(dataset=fr.video_id.str.split("/").str[0], cluster=fr.video_id.map(cluster),
+                     seed=scorer.meta["config"].get("seed", 0))
+
+def auc_row(frames: pd.DataFrame, key: str, **setting) -> dict:
+    "One result row: `setting`, video AUC with its 95% interval (the resamples of test set `key`), frame AUC, videos, frames and clusters."
+    m = dataset_metrics(frames, frames.drop_duplicates("video_id"), key=key)
+    return {**setting, **{k: m[f"video_auc{k[9:]}"] for k in ("video_auc", "video_auc_lo", "video_auc_hi", "video_auc_interval")},
+            "frame_auc": m["frame_auc"], "videos": m["video_n"], "frames": m["frame_n"], "clusters": m["clusters"]}
+
+def video_rows(frames: pd.DataFrame, **setting) -> pd.DataFrame:
+    "The per-video scores of `frames` (`video_table`) under `setting` (its keys become the first columns)."
+    v = video_table(frames)
+    return v.assign(**setting)[[*setting, *v.columns]]
 
 # %% ../nbs/66_robustness.ipynb #c6352e77
 def perturbation_curve(scorer: Scorer, cache: FaceCache | str, name: str, levels: list, datasets: list[str] | None = None,
-                       split: str = "test", seed: int = 0) -> pd.DataFrame:
-    "Fig. 9: one row per (level, test set): perturbation `name` at that level applied to every face of `split` (of `datasets`), one curve per test set."
-    rows, cache = [], as_cache(cache)   # one cache: each level reads the crops from its memo
+                       split: str = "test", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fig. 9: perturbation `name` at each level applied to every face of `split` (of `datasets`), one curve per test set →
+    (one row per (level, test set), the score of every video at every level)."""
+    rows, videos, cache = [], [], as_cache(cache)   # one cache: each level reads the crops from its memo
+    cluster = clusters(cache.manifest.drop_duplicates("video_id"))
     for level in tqdm(levels, desc=name, unit="level"):
-        fr = scorer(FrameDataset(cache, split, scorer.size, datasets, transform=perturbation(name, level, seed)))
-        rows += [auc_row(g, perturbation=name, level=level, dataset=d) for d, g in fr.groupby(fr.video_id.str.split("/").str[0])]
-    return pd.DataFrame(rows)
+        fr = scored(scorer, FrameDataset(cache, split, scorer.size, datasets, transform=perturbation(name, level, seed)), cluster)
+        rows += [auc_row(g, d, perturbation=name, level=level, dataset=d) for d, g in fr.groupby("dataset")]
+        videos.append(video_rows(fr, perturbation=name, level=level))
+    return pd.DataFrame(rows), pd.concat(videos, ignore_index=True)
 
 # %% ../nbs/66_robustness.ipynb #283a9bb9
-def partial_table(scorer: Scorer, cache: FaceCache | str, regions: list[str], datasets: list[str] | None = None,
-                  split: str = "test") -> pd.DataFrame:
-    "Table 7: one row per face region, the fakes of `split` reduced to that region pasted into their source-real frames."
-    rows, cache = [], as_cache(cache)
+def partial_table(scorer: Scorer, cache: FaceCache | str, regions: list[str], dataset: str,
+                  split: str = "test") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 7: the fakes of `split` of `dataset` reduced to each region, pasted into their source-real frames →
+    (one row per region, the score of every video for every region)."""
+    rows, videos, cache = [], [], as_cache(cache)
+    cluster = clusters(cache.manifest.drop_duplicates("video_id"))
     for region in tqdm(regions, desc="partial", unit="region"):
-        ds = PartialFrames(cache, region, split=split, datasets=datasets, size=scorer.size)
-        rows.append(auc_row(scorer(ds), region=region, fakes_left_out=len(ds.missing_source) + len(ds.missing_landmarks)))
-    return pd.DataFrame(rows)
+        ds = PartialFrames(cache, region, split=split, datasets=[dataset], size=scorer.size)
+        fr = scored(scorer, ds, cluster)
+        rows.append(auc_row(fr, dataset, region=region, fakes_left_out=len(ds.missing_source) + len(ds.missing_landmarks)))
+        videos.append(video_rows(fr, region=region))
+    return pd.DataFrame(rows), pd.concat(videos, ignore_index=True)
 
 # %% ../nbs/66_robustness.ipynb #f7af6edb
 def compression_table(scorer: Scorer, index: pd.DataFrame, crfs: list[int], work: str | Path, dataset: str,
-                      split: str = "test", **preprocess_kw) -> pd.DataFrame:
-    "Table 8: one row per CRF — the `split` videos of `dataset` re-encoded with H.264 at that CRF, re-preprocessed (`preprocess` with `preprocess_kw`: the `preprocess` section's settings), scored."
+                      split: str = "test", **preprocess_kw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 8: the `split` videos of `dataset` re-encoded with H.264 at each CRF, re-preprocessed (`preprocess` with
+    `preprocess_kw`: the `preprocess` section's settings), scored → (one row per CRF, the score of every video at every CRF)."""
     from bigarts.preprocess import preprocess
     idx = index[(index.dataset == dataset) & (index.split == split)]
     if not len(idx): raise ValueError(f"The index has no '{split}' video of dataset '{dataset}'; datasets: {sorted(index.dataset.unique())}.")
-    rows = []
+    rows, videos, cluster = [], [], clusters(idx)
     for crf in tqdm(crfs, desc="CRF", unit="crf"):
         d, paths, failed = Path(work)/f"crf{crf}", [], []
         for r in idx.itertuples():
@@ -70,9 +90,11 @@ def compression_table(scorer: Scorer, index: pd.DataFrame, crfs: list[int], work
         preprocess(ok, d/"faces", progress=False, **preprocess_kw)
         cache = FaceCache(d/"faces")
         failures = pd.concat([cache.failures, pd.DataFrame(failed, columns=["video_id", "reason"])], ignore_index=True)
-        frames = scorer(FrameDataset(cache, split, scorer.size, [dataset]))
-        m = dataset_metrics(frames, idx, failures)
+        frames = scored(scorer, FrameDataset(cache, split, scorer.size, [dataset]), cluster)
+        m = dataset_metrics(frames, idx, failures, key=dataset)
         shutil.rmtree(d/"faces")   # scored: the crops go (≈8× the re-encoded videos' size), the videos stay
-        rows.append(dict(crf=crf, video_auc=m["video_auc"], frame_auc=m["frame_auc"], videos=m["scored"], total=m["total"],
+        rows.append(dict(crf=crf, **{k: m[k] for k in ("video_auc", "video_auc_lo", "video_auc_hi", "video_auc_interval", "frame_auc")},
+                         videos=m["scored"], total=m["total"], clusters=m["clusters"],
                          missing=[f"{x['video_id']}: {x['reason']}" for x in m["missing"]]))
-    return pd.DataFrame(rows)
+        videos.append(video_rows(frames, crf=crf))
+    return pd.DataFrame(rows), pd.concat(videos, ignore_index=True)

@@ -62,6 +62,7 @@ class TrainConfig:
     val_every: int = 1500            # steps between validations (and checkpoints)
     log_every: int = 10              # steps between logged losses (and NaN checks)
     seed: int = 0
+    seeds: int = 1                   # trainings of the run, with seeds seed, seed + 1, …; the tables report their mean
     workers: int = 4
     amp: bool | None = None          # bf16 autocast; auto: on CUDA and on CPUs with bf16 instructions (bf16_pays)
     compile: bool | None = None      # torch.compile; auto: on CUDA
@@ -86,7 +87,7 @@ class TrainConfig:
         if isinstance(self.datasets, str): self.datasets = [self.datasets]
         if "encoder" in METHODS[self.method].reads and (self.size % 32 or self.size < 32):   # BiG-Arts' decoders mirror the encoder's strides
             raise ValueError(f"size must be a multiple of 32 for method '{self.method}', got {self.size}.")
-        for k in ("batch_size", "epochs", "epoch_length", "val_every", "log_every", "t_max"):
+        for k in ("batch_size", "epochs", "epoch_length", "val_every", "log_every", "t_max", "seeds"):
             if getattr(self, k) < 1: raise ValueError(f"{k} must be ≥ 1, got {getattr(self, k)}.")
 
     @property
