@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 # dvc repro, two stages at a time (one per core; bigarts.engine.repro). A plain `dvc repro` gives the same models and tables.
 demo: install
 	PATH="$(BIN):$$PATH" bigarts repro --jobs 2
+	$(BIN)/bigarts readme   # the README's headline table := tables/table1.md (tests/test_audit.py checks they agree)
 
 # Tests write checkpoints (up to ~230 MB each) into temporary folders. They live in one folder removed at the end,
 # the notebooks' part of it is removed before pytest starts, and pytest drops each passing test's folder at once

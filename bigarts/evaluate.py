@@ -28,12 +28,13 @@ def video_table(frames: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/65_evaluate.ipynb #41a0ded8
 def dataset_metrics(frames: pd.DataFrame, index: pd.DataFrame, failures: pd.DataFrame | None = None, key: str = "",
-                    n: int = RESAMPLES) -> dict:
-    """Video- and frame-level metrics of one test set (`frames` as for `video_table`; several seeds: their mean), each with
-    its 95% interval from `n` resamples keyed by `key`, and coverage against `index` (its videos)."""
+                    n: int = RESAMPLES, measures=MEASURES) -> dict:
+    """Video-level `measures` (default: all) and frame-level AUC and EER of one test set (`frames` as for `video_table`;
+    several seeds: their mean), each with its 95% interval from `n` resamples keyed by `key`, and coverage against
+    `index` (its videos)."""
     videos, m = video_table(frames), {}
-    for level, items, names in (("video", videos, MEASURES), ("frame", frames, ("auc", "eer"))):
-        point, reps, k = replicates(items, key, n) if len(items) else ({}, {}, 0)
+    for level, items, names in (("video", videos, measures), ("frame", frames, ("auc", "eer"))):
+        point, reps, k = replicates(items, key, n, measures=names) if len(items) else ({}, {}, 0)
         for name in names:
             e = estimate(point.get(name, float("nan")), reps.get(name, []), k)
             m.update({f"{level}_{name}": e.value, f"{level}_{name}_lo": e.lo, f"{level}_{name}_hi": e.hi,

@@ -194,6 +194,7 @@ class Column:
     level: str = "videos"
     where: tuple = ()
     paper: str = ""        # the paper's dataset this column stands for (cross-dataset tables)
+    paper_column: str = ""   # the paper's column it reproduces (its number is printed beside ours); default `name`
 
 def cell_items(scores: dict | tuple, col: Column) -> pd.DataFrame | tuple[str, str]:
     """The items of a row's `scores` ({'videos': …, 'frames': …}, or (short, long) why the row has none) that `col`
@@ -202,8 +203,10 @@ def cell_items(scores: dict | tuple, col: Column) -> pd.DataFrame | tuple[str, s
         return ("no test set", "no dataset of the corpus stands in for " + ("it" if col.paper in ("", col.name) else col.paper))
     if isinstance(scores, tuple): return scores            # the row's reason: the run has no scores
     d = scores[col.level]
+    if col.where:
+        d = d[d[col.where[0]].astype(str) == str(col.where[1])]
+        if not len(d): return ("not run", f"not among the `{col.where[0]}` settings of the `robustness` section")
     d = d[d.dataset == col.key]
-    if col.where: d = d[d[col.where[0]].astype(str) == str(col.where[1])]
     return d if len(d) else ("no video scored", f"no {col.level[:-1]} of {col.key} was scored")
 
 def why_undefined(items: pd.DataFrame, measure: str) -> tuple[str, str]:
@@ -237,20 +240,23 @@ def table_records(table: str, rows: dict[str, str], columns: list[Column], score
         return e, reps[col.measure], (why_undefined(items, col.measure) if e.kind == "undefined" else None)
     for setting, row in rows.items():
         vals, r_reps, r_k = [], [], []
-        for i, col in enumerate(columns):
+        for col in columns:
             e, reps, why = cell(setting, col)
-            paper = PAPER[table][row][i] if row in PAPER[table] else None
+            pc = col.paper_column or col.name
+            paper = PAPER[table][row][PAPER_COLUMNS[table].index(pc)] if row in PAPER[table] and pc in PAPER_COLUMNS[table] else None
             rec = dict(table=table, setting=row, run=setting, column=col.name, dataset=col.key or "", stands_in_for=col.paper,
                        measure=col.measure, paper=paper, ours=np.nan, lo=np.nan, hi=np.nan, interval="", clusters=0,
-                       reason=why[0] if why else "", reason_long=why[1] if why else "")
+                       reason=why[0] if why else "", reason_long=why[1] if why else "",
+                       reason_of="" if not why else "column" if col.key is None else "row" if setting not in scores else "cell")
             if e is not None: rec.update(_estimate_record(e))
             if e is not None and e.kind != "undefined": vals.append(e.value); r_reps.append(reps); r_k.append(e.clusters)
             recs.append(rec)
         if average:
             avg = dict(table=table, setting=row, run=setting, column="Avg", dataset="", stands_in_for="", measure="auc",
-                       paper=PAPER_AVG[table].get(row), reason="", reason_long="", **_estimate_record(average_over_sets(vals, r_reps, r_k)))
-            if not vals: avg.update(zip(("reason", "reason_long"), reasons.get(setting) if setting not in scores
-                                        else (NO_DATA, "no column has a number")))
+                       paper=PAPER_AVG[table].get(row), reason="", reason_long="", reason_of="",
+                       **_estimate_record(average_over_sets(vals, r_reps, r_k)))
+            if not vals: avg.update(zip(("reason", "reason_long", "reason_of"), (*reasons.get(setting), "row") if setting not in scores
+                                        else (NO_DATA, "no column has a number", "cell")))
             recs.append(avg)
     d = pd.DataFrame(recs)
     return compare_rows(d, columns, scores, reference, compared, average, n) if reference else d
@@ -296,19 +302,20 @@ def _grid(d: pd.DataFrame, text, header: list[str]) -> list[str]:
         lines.append("| " + " | ".join([row, *(text(g.loc[c]) for c in cols)]) + " |")
     return lines
 
-def _where(keys: list[tuple[str, str]], rows: list[str]) -> str:
-    "The cells `keys` (row, column) in words: their columns (every row), their rows (whole rows), or each cell."
+def _where(keys: list[tuple[str, str]], rows: list[str], of: str) -> str:
+    "The cells `keys` (row, column) in words: their rows (a reason of the row), their columns (of the column, or every row), or each cell."
     gr, gc = list(dict.fromkeys(r for r, _ in keys)), list(dict.fromkeys(c for _, c in keys))
-    if len(set(keys)) < len(gr) * len(gc): return ", ".join(f"{r} ({c})" for r, c in keys)
-    return ", ".join(gc if len(gr) == len(rows) else gr)
+    if of == "row": return ", ".join(gr)
+    if of == "column" or (len(gr) == len(rows) and len(set(keys)) == len(gr) * len(gc)): return ", ".join(gc)
+    return ", ".join(f"{r} ({c})" for r, c in keys)
 
 def reasons_note(d: pd.DataFrame, header: dict[str, str]) -> str:
     "'No number: where — why; …' for the cells without our number."
     miss = d[d.reason != ""]
     if not len(miss): return ""
     rows = list(dict.fromkeys(d.setting))
-    parts = [f"{_where([(r, header.get(c, c)) for r, c in zip(g.setting, g.column)], rows)} — {why}"
-             for why, g in miss.groupby("reason_long", sort=False)]
+    parts = [f"{_where([(r, header.get(c, c)) for r, c in zip(g.setting, g.column)], rows, of)} — {why}"
+             for (why, of), g in miss.groupby(["reason_long", "reason_of"], sort=False)]
     return "\nNo number: " + "; ".join(parts) + "."
 
 def differences_md(d: pd.DataFrame, header: dict[str, str]) -> str:
@@ -376,7 +383,7 @@ def write_tables(results_dir: str | Path, corpus: dict, profile: str, tables_dir
     reasons, metrics = run_reasons(res, all_runs, runs), read_run_metrics(res, all_runs)
     trained_on = lambda paper: f"trained on {stand_in(paper, sif) or f'{paper} (no data)'}"
     title = lambda t: table_title(t, corpus, profile)
-    cross = [Column(f"{s} ({c})" if s else c, s, paper=c) for c, s in ((c, stand_in(c, sif)) for c in PAPER_DATASETS)]
+    cross = [Column(f"{s} ({c})" if s else c, s, paper=c, paper_column=c) for c, s in ((c, stand_in(c, sif)) for c in PAPER_DATASETS)]
     for t in ("table1", "table4", "table5", "table6"):
         d = table_records(t, TABLE_RUNS[t], cross, scores, reasons, "ffpp_both" if t == "table4" else "both", average=True, n=n)
         src = f"profile `{profile}`, {trained_on('FF++' if t == 'table4' else 'Celeb-DF')}, scored on each test split"
@@ -396,7 +403,9 @@ def write_tables(results_dir: str | Path, corpus: dict, profile: str, tables_dir
     out["table7"] = (render(d, title("table7"), "video-level AUC", f"profile `{profile}`, {trained_on('Celeb-DF')}; reals and "
                             f"partial fakes of its test split", n=n), d)
     s8, why8 = sec5_scores(res, "compression", TABLE_RUNS["table8"], reasons)
-    cols8 = [Column(c, celebdf, where=("crf", int(c.split()[1])), paper="Celeb-DF") for c in PAPER_COLUMNS["table8"]]
+    ran = {int(c) for sc in s8.values() for c in sc["videos"].crf}          # the CRFs run: the paper's, and any other
+    crfs = sorted({int(c.split()[1]) for c in PAPER_COLUMNS["table8"]} | ran)
+    cols8 = [Column(f"CRF {c}", celebdf, where=("crf", c), paper="Celeb-DF") for c in crfs]
     d = table_records("table8", TABLE_RUNS["table8"], cols8, s8, why8, n=n)
     out["table8"] = (render(d, title("table8"), "video-level AUC", f"profile `{profile}`, {trained_on('Celeb-DF')}; its test "
                             f"videos re-encoded, re-preprocessed, scored", n=n), d)

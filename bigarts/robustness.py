@@ -33,7 +33,7 @@ def scored(scorer: Scorer, dataset, cluster: pd.Series) -> pd.DataFrame:
 
 def auc_row(frames: pd.DataFrame, key: str, **setting) -> dict:
     "One result row: `setting`, video AUC with its 95% interval (the resamples of test set `key`), frame AUC, videos, frames and clusters."
-    m = dataset_metrics(frames, frames.drop_duplicates("video_id"), key=key)
+    m = dataset_metrics(frames, frames.drop_duplicates("video_id"), key=key, measures=("auc",))
     return {**setting, **{k: m[f"video_auc{k[9:]}"] for k in ("video_auc", "video_auc_lo", "video_auc_hi", "video_auc_interval")},
             "frame_auc": m["frame_auc"], "videos": m["video_n"], "frames": m["frame_n"], "clusters": m["clusters"]}
 
@@ -91,7 +91,7 @@ def compression_table(scorer: Scorer, index: pd.DataFrame, crfs: list[int], work
         cache = FaceCache(d/"faces")
         failures = pd.concat([cache.failures, pd.DataFrame(failed, columns=["video_id", "reason"])], ignore_index=True)
         frames = scored(scorer, FrameDataset(cache, split, scorer.size, [dataset]), cluster)
-        m = dataset_metrics(frames, idx, failures, key=dataset)
+        m = dataset_metrics(frames, idx, failures, key=dataset, measures=("auc",))
         shutil.rmtree(d/"faces")   # scored: the crops go (≈8× the re-encoded videos' size), the videos stay
         rows.append(dict(crf=crf, **{k: m[k] for k in ("video_auc", "video_auc_lo", "video_auc_hi", "video_auc_interval", "frame_auc")},
                          videos=m["scored"], total=m["total"], clusters=m["clusters"],

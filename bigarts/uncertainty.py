@@ -87,7 +87,7 @@ def replicates(items: pd.DataFrame, key: str, n: int = RESAMPLES, seed: int = SE
 def _transpose(ds: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.stack([d[k] for d in ds]) for k in ds[0]}
 
-# %% ../nbs/61_uncertainty.ipynb #dd6825d9
+# %% ../nbs/61_uncertainty.ipynb #4f8ada54
 @dataclass(frozen=True)
 class Estimate:
     """A number and its 95% interval. `kind`: 'two-sided'; 'lower bound' or 'upper bound' (the bootstrap collapsed on 1
@@ -120,13 +120,13 @@ def estimate(value: float, reps: np.ndarray, clusters: int, level: float = LEVEL
                 else Estimate(value, 0.0, 1 - bound, "upper bound", clusters))
     return Estimate(value, float(lo), float(hi), "two-sided", clusters)
 
-# %% ../nbs/61_uncertainty.ipynb #401bc469
+# %% ../nbs/61_uncertainty.ipynb #dd39ad41
 def average_over_sets(values: list[float], reps: list[np.ndarray], clusters: list[int], level: float = LEVEL) -> Estimate:
     "The mean of numbers measured on independent test sets, with its interval from their resampled values."
     if not values: return Estimate(np.nan, np.nan, np.nan, "undefined", 0)
     return estimate(float(np.mean(values)), np.mean(np.stack(reps), 0), int(sum(clusters)), level)
 
-# %% ../nbs/61_uncertainty.ipynb #a278050d
+# %% ../nbs/61_uncertainty.ipynb #ab6c53c0
 @dataclass(frozen=True)
 class Difference:
     "`delta` = a − b with its 95% paired interval [`lo`, `hi`] and the two-sided bootstrap p-value `p` of no difference."
@@ -153,7 +153,7 @@ def paired(a: pd.DataFrame, b: pd.DataFrame, key: str, n: int = RESAMPLES, seed:
     pb, rb, _ = replicates(b.merge(common), key, n, seed, measures)
     return pa, ra, pb, rb
 
-# %% ../nbs/61_uncertainty.ipynb #30b10aa9
+# %% ../nbs/61_uncertainty.ipynb #83f42d59
 def holm(p) -> np.ndarray:
     "Holm-adjusted p-values of `p` (NaN stays NaN and does not count)."
     p = np.asarray(p, float)

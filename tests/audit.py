@@ -135,6 +135,8 @@ class Audit:
             if not f.exists():
                 return None
             d = read(f)
+            if col not in d:                       # an experiment without data writes no setting column
+                return None
             value = r.column.split()[1] if table == "table8" else r.column.lower()
             d = d[d[col].astype(str) == value]
         else:
