@@ -106,10 +106,14 @@ def read_weights(pretrained, what: str, torchvision_name: str | None = None) -> 
     sd = torch.load(path, map_location="cpu", weights_only=True)
     return sd.get("state_dict", sd) if isinstance(sd, dict) else sd
 
-def load_weights(net: nn.Module, pretrained, what: str, torchvision_name: str | None = None, ignore: tuple = ()) -> nn.Module:
-    "Load the weights `pretrained` names for `what` (`read_weights`) into `net`, strictly but for keys starting with `ignore`; `net`."
+def load_weights(net: nn.Module, pretrained, what: str, torchvision_name: str | None = None, ignore: tuple = (),
+                 convert=None) -> nn.Module:
+    """Load the weights `pretrained` names for `what` (`read_weights`) into `net`, strictly but for keys starting with
+    `ignore`,
+    after `convert` (a function state dict → state dict, e.g. another layout's keys → `net`'s); → `net`."""
     sd = read_weights(pretrained, what, torchvision_name)
     if sd is None: return net
+    if convert is not None: sd = convert(sd)
     own = net.state_dict()
     sd = {k: v for k, v in sd.items() if not k.startswith(ignore)}
     missing = [k for k in own if k not in sd and not k.startswith(ignore)]

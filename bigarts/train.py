@@ -42,6 +42,8 @@ class TrainConfig:
     method: str = "bigarts"          # Tables 1–4 row: a key of bigarts.methods.METHODS
     variant: str = "both"            # Table 6 (method bigarts only): none | in | ex | both
     augment: str = "all"             # Table 5: fake kinds trained on — none | real_real | fake_real | all
+    jpeg_quality: tuple | None = (75, 100)  # JPEG quality drawn per training image (paper: 75–100); None: no JPEG
+    real_ratio: float | None = 0.5   # share of reals per batch (paper: 0.5); None: the split's (as they come)
     datasets: list | None = None     # datasets whose train/val splits are used (None: all in the cache); Table 1: Celeb-DF
     encoder: str = "resnet18"
     pretrained: str | None = None    # none | imagenet (torchvision's weights API and cache) | PATH of a local state dict
@@ -75,6 +77,13 @@ class TrainConfig:
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
+        if self.jpeg_quality is not None:
+            self.jpeg_quality = tuple(self.jpeg_quality)
+            lo, hi = self.jpeg_quality
+            if not 1 <= lo <= hi <= 100:
+                raise ValueError(f"jpeg_quality must be (lo, hi) with 1 ≤ lo ≤ hi ≤ 100, got {self.jpeg_quality}.")
+        if self.real_ratio is not None and not 0 < self.real_ratio < 1:
+            raise ValueError(f"real_ratio must be in (0, 1) or None, got {self.real_ratio}.")
         check_name(self.method, METHODS, "method")
         check_name(self.variant, VARIANTS, "variant")
         for k in ("encoder", "variant"):   # a setting the chosen method would silently ignore is an error
@@ -112,6 +121,7 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     reads, kw = METHODS[cfg.method].reads, {}
     if "encoder" in reads: kw["encoder"] = cfg.encoder
     if "variant" in reads: kw["branches"] = VARIANTS[cfg.variant]
+    if "size" in reads: kw["size"] = cfg.size
     return build_method(cfg.method, cfg.pretrained, **kw)
 
 TRAIN_KEYS = [f.name for f in dataclasses.fields(TrainConfig)] + ["recipes"]   # the `train` section: TrainConfig fields, and `recipes`
@@ -322,7 +332,8 @@ def default_datasets(cache_dir, cfg: TrainConfig):
     from bigarts.trainset import ForgeryDataset, FrameDataset
     cache = FaceCache(cache_dir)
     return (ForgeryDataset(cache, split="train", size=cfg.size, seed=cfg.seed, batch_size=cfg.batch_size,
-                           fake_kinds=AUGMENTATIONS[cfg.augment], datasets=cfg.datasets),
+                           fake_kinds=AUGMENTATIONS[cfg.augment], datasets=cfg.datasets,
+                           jpeg_quality=cfg.jpeg_quality, real_ratio=cfg.real_ratio),
             FrameDataset(cache, split="val", size=cfg.size, datasets=cfg.datasets))
 
 def cache_datasets(cache_dir, cfg: TrainConfig) -> list[str]:

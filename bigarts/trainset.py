@@ -62,7 +62,7 @@ class ForgeryDataset(torch.utils.data.Dataset):
     'image' float32 3×size×size in [0, 1], 'm_in'/'m_ex' float32 1×size×size {0, 1}, 'label' float32 (1 fake), 'kind' int.
 
     size: side of the returned images (crops are resized when it differs from the cache's 256)
-    real_ratio: share of original reals per batch (paper: 0.5)
+    real_ratio: share of original reals per batch (paper: 0.5); None: the split's own share of real frames
     fake_kinds: shares of (original fake, (Real, Real), (Fake, Real)) among fakes, a 3-sequence or a dict by name (paper: 1/3 each)
     jpeg_quality: (lo, hi) JPEG quality drawn uniformly from lo..hi per sample, None for no JPEG (paper: 75–100)
     gamma, reduce, clean: intrinsic mask `Convex(reduce|x' − x| > gamma)` after a clean×clean opening (bigarts.masks)
@@ -77,7 +77,7 @@ class ForgeryDataset(torch.utils.data.Dataset):
     """
     positional = True      # bigarts.train.StreamDataset reads item p at stream position p (no permutation)
 
-    def __init__(self, cache: FaceCache | str, split: str = "train", size: int = 256, real_ratio: float = 0.5,
+    def __init__(self, cache: FaceCache | str, split: str = "train", size: int = 256, real_ratio: float | None = 0.5,
                  fake_kinds=(1/3, 1/3, 1/3), jpeg_quality: tuple[int, int] | None = (75, 100),
                  gamma: float = GAMMA, reduce: str = REDUCE, clean: int = CLEAN, kernel: int = KERNEL, expand: int = EXPAND,
                  cells: int = CELLS, sigma: float = SIGMA, feather: float = 0.0, color_match: bool = False,
@@ -90,6 +90,7 @@ class ForgeryDataset(torch.utils.data.Dataset):
         self.expand, self.kernel, self.partner_k, self.batch_size = expand, kernel, partner_k, batch_size
         self._load()
         self.fake_ratios = self._available(_fake_ratios(fake_kinds))
+        if real_ratio is None: self.real_ratio = len(self.reals) / len(self.label)
         self.n_frames = len(self.vid)
         self._hulls, self._block = {}, (None, None)
     def __len__(self): return -(-self.n_frames // self.batch_size)*self.batch_size

@@ -25,6 +25,16 @@ def test_wheel_lists_every_module(wheel):
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
+def test_one_version(wheel):
+    "pyproject.toml reads the version from bigarts.__version__ (which nbdev-export keeps), and the wheel carries it."
+    import tomllib
+    import bigarts
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "bigarts.__version__"}
+    assert wheel.name.startswith(f"bigarts-{bigarts.__version__}-")
+
+
 def test_wheel_imports_in_clean_venv(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -111,3 +111,17 @@ def test_frame_dataset_covers_the_split_in_order(cache):
     vids = [v for b in got for v in b["video_id"]]; frames = torch.cat([b["frame"] for b in got]).tolist()
     assert list(zip(vids, frames)) == list(zip(fd.rows.video_id, fd.rows.frame))
     assert torch.cat([b["label"] for b in got]).tolist() == fd.rows.label.astype(float).tolist()
+
+
+def test_classes_as_they_come(tmp_path):
+    "real_ratio None (rows whose code shuffles one folder of both classes): batches hold the split's own share."
+    toy_cache(tmp_path, identities=3, frames=4, dataset="a")
+    cache = toy_cache(tmp_path, identities=2, frames=4, fakes=False, dataset="b")      # 20 real frames, 12 fake
+    ds = ForgeryDataset(cache, batch_size=8, fake_kinds=(1, 0, 0), real_ratio=None, jpeg_quality=None)
+    assert ds.real_ratio == 20 / 32
+    kinds = np.array([ds.kind_of(i) for i in range(8 * 200)])
+    assert abs((kinds == 0).mean() - 20 / 32) < 0.02 and set(kinds) == {0, 1}
+    from bigarts.methods import recipe_settings
+    for method, jpeg, share in (("capsule", None, 20 / 32), ("rfm", None, 0.5), ("face_xray", (75, 100), 0.5)):
+        train_set, _ = T.default_datasets(tmp_path, TrainConfig(method=method, **recipe_settings(method, "shared")))
+        assert train_set.jpeg_quality == jpeg and train_set.real_ratio == share, method

@@ -17,8 +17,9 @@ from ..core import check_name
 from ..model import IMAGENET_MEAN, IMAGENET_STD, BiGArts, check_image, load_weights
 
 # %% auto #0
-__all__ = ['TORCHVISION', 'METHODS', 'PAPER_ROW', 'RECIPES', 'SCOPES', 'Registered', 'ComparisonNet', 'replace_last_linear',
-           'TorchvisionNet', 'BiGArtsRow', 'face_xray', 'Method', 'Recipe', 'recipe_settings', 'build_method']
+__all__ = ['TORCHVISION', 'METHODS', 'PAPER_ROW', 'AUGMENTATION', 'RECIPES', 'SCOPES', 'Registered', 'ComparisonNet',
+           'example_face', 'replace_last_linear', 'TorchvisionNet', 'BiGArtsRow', 'face_xray', 'Method', 'Recipe',
+           'recipe_settings', 'build_method']
 
 # %% ../../nbs/45_methods.ipynb #486369b4
 class Registered:
@@ -41,6 +42,15 @@ class ComparisonNet(Registered, nn.Module):
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         check_image(x, type(self).__name__, self.min_size)
         return (x - self.mean) / self.std
+
+# %% ../../nbs/45_methods.ipynb #5c1b8f62
+def example_face(size: int = 256) -> torch.Tensor:
+    "A (1, 3, size, size) float face crop in [0, 1]: scikit-image's astronaut, her dlib face box × 1.3, resized."
+    import cv2
+    from skimage import data
+    crop = data.astronaut()[70:183, 166:279]
+    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if size < crop.shape[0] else cv2.INTER_LINEAR)
+    return torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
 
 # %% ../../nbs/45_methods.ipynb #1ba5d127
 TORCHVISION = {"alexnet": torchvision.models.alexnet, "vgg16": torchvision.models.vgg16,
@@ -77,7 +87,7 @@ def face_xray(encoder: str = "resnet18", pretrained: str | os.PathLike | None = 
 class Method:
     row: str                      # the row name in Tables 1–4
     build: Callable[..., nn.Module]
-    reads: tuple = ()             # TrainConfig fields it uses besides `pretrained` ("encoder", "variant")
+    reads: tuple = ()             # TrainConfig fields it uses besides `pretrained` ("encoder", "variant", "size")
     source: str = ""              # where it comes from
 
 def _lazy(module: str, name: str) -> Callable[..., nn.Module]:
@@ -96,7 +106,8 @@ METHODS: dict[str, Method] = {
     "mesoinception4": Method("MesoInception-4", _lazy("mesonet", "MesoInception4"),     source="Afchar et al., WIFS 2018 [14]"),
     "capsule":        Method("Capsule",         _lazy("capsule", "CapsuleForensics"),   source="Nguyen et al., ICASSP 2019 [22]"),
     "face_xray":      Method("Face X-ray",      face_xray, reads=("encoder",),          source="Li et al., CVPR 2020 [10], as BiG-Arts' M_ex branch"),
-    "gsrm":           Method("GSRM",            _lazy("gsrm", "GSRM"),                  source="Luo et al., CVPR 2021 [27]"),
+    "gsrm":           Method("GSRM",            _lazy("gsrm", "GSRM"), reads=("size",),
+                             source="Luo et al., CVPR 2021 [27]"),
     "rfm":            Method("RFM",             _lazy("rfm", "RFM"),                    source="Wang & Deng, CVPR 2021 [39]"),
     "bigarts":        Method("BiG-Arts",        BiGArtsRow, reads=("encoder", "variant"), source="this paper"),
 }
@@ -110,49 +121,65 @@ class Recipe:
     source: str                   # where each value was read
     notes: str = ""               # what the kit does not reproduce, and why
 
-_PLAIN = Recipe(dict(size=224, pretrained="imagenet", augment="none"),
-                "torchvision's ImageNet preset: 224² input, ImageNet mean/std (pytorch/vision references/classification/presets.py)",
-                "The paper gives no recipe for these 'base networks trained end to end'; torchvision's own training recipe is "
-                "ImageNet from scratch (SGD 0.1), so they fine-tune with BiG-Arts' optimiser and schedule. No random crop/flip.")
+AUGMENTATION = ("augment", "jpeg_quality", "real_ratio")   # the training data a recipe fixes (scope `shared`)
+_AS_THEY_COME = dict(augment="none", jpeg_quality=None, real_ratio=None)   # original frames as they come, no JPEG
+
+_PLAIN = Recipe(dict(size=224, pretrained="imagenet", **_AS_THEY_COME),
+    "torchvision's ImageNet preset: 224² input, ImageNet mean/std "
+    "(pytorch/vision references/classification/presets.py)",
+    "The paper gives no recipe for these 'base networks trained end to end'; torchvision's own training recipe is "
+    "ImageNet from scratch (SGD 0.1), so they fine-tune with BiG-Arts' optimiser and schedule, "
+    "on the frames as they come.")
 
 RECIPES: dict[str, Recipe] = {
     **{n: _PLAIN for n in ("alexnet", "vgg16", "densenet121", "resnet50", "resnet18")},
-    "xception": Recipe(dict(size=299, augment="none", optimizer="adam"),
+    "xception": Recipe(dict(size=299, optimizer="adam", **_AS_THEY_COME),
         "ondyari/FaceForensics classification/: 299² input scaled to [-1, 1], no training augmentation (dataset/transform.py), "
-        "ImageNet Xception with a new last layer (network/models.py)",
-        "The repository has no training script: learning rate, batch and schedule are BiG-Arts' (the FF++ paper trains the last "
-        "layer alone for 3 epochs, then all; not reproduced). torchvision has no Xception: give its ImageNet weights as `pretrained: PATH`."),
-    "mesoinception4": Recipe(dict(size=256, pretrained="none", augment="none", optimizer="adam", lr=1e-3, schedule="constant"),
-        "DariusAf/MesoNet classifiers.py: 256² input in [0, 1], Adam with learning_rate=0.001 and Keras' default betas, from scratch",
-        "The code has no training loop; its paper's batch of 75, step decay and zoom/flip/colour augmentation are not reproduced "
-        "(batch: BiG-Arts'). The code's loss is a squared error on a sigmoid; here cross-entropy, as every row."),
-    "capsule": Recipe(dict(size=300, pretrained="imagenet", augment="none", optimizer="adam", lr=5e-4, betas=(0.9, 0.999),
-                           schedule="constant", batch_size=32),
-        "nii-yamagishilab/Capsule-Forensics-v2 train_binary_ffpp.py: --imageSize 300, ImageNet mean/std, --lr 0.0005, "
-        "--beta1 0.9 (β2 0.999), no schedule, --batchSize 32; VGG-19 up to pool3 from ImageNet and frozen (model_big.py)",
+        "ImageNet Xception of pretrainedmodels with a new last layer and no dropout (network/models.py)",
+        "The repository has no training script: learning rate, batch and schedule are BiG-Arts' (the FF++ paper "
+        "trains the last layer alone for 3 epochs, then all; not reproduced). torchvision has no Xception: give the "
+        "port's ImageNet file as `pretrained: PATH` (bigarts.methods.xception.load_xception)."),
+    "mesoinception4": Recipe(dict(size=256, pretrained="none", optimizer="adam", lr=1e-3, schedule="constant",
+                                  **_AS_THEY_COME),
+        "DariusAf/MesoNet classifiers.py: 256² input in [0, 1], Adam with learning_rate=0.001 and Keras' default "
+        "betas, from scratch; example.py reads one folder of both classes with ImageDataGenerator(rescale=1/255)",
+        "The code has no training loop; its paper's batch of 75, step decay and zoom/flip/colour augmentation are not "
+        "in it (batch: BiG-Arts'). The code's loss is a squared error on a sigmoid; here cross-entropy, as every row."),
+    "capsule": Recipe(dict(size=300, pretrained="imagenet", optimizer="adam", lr=5e-4, betas=(0.9, 0.999),
+                           schedule="constant", batch_size=32, **_AS_THEY_COME),
+        "nii-yamagishilab/Capsule-Forensics-v2 train_binary_ffpp.py: --imageSize 300 (Resize only), ImageNet "
+        "mean/std, --lr 0.0005, --beta1 0.9 (β2 0.999), no schedule, --batchSize 32 from a shuffled ImageFolder; "
+        "VGG-19 to pool3 from ImageNet, never trained (model_big.py)",
         "Its budget (--niter 25 epochs) is not reproduced: the profile's steps."),
-    "face_xray": Recipe({}, "the paper (Sec. 4.2): Face X-ray implemented as BiG-Arts without the intrinsic branch, with BiG-Arts' "
-        "trainer and blends", "Face X-ray's own code is not released; the paper trained it as here."),
-    "gsrm": Recipe(dict(size=256, augment="none"),
-        "the authors' model code (face-forgery-detection, src/model_core.py): 256² input, Xception streams normalised to [-1, 1], "
-        "started from ImageNet Xception",
-        "Its training code is not released: optimiser, learning rate, batch and schedule are BiG-Arts'. torchvision has no "
-        "Xception: give its ImageNet weights as `pretrained: PATH`."),
-    "rfm": Recipe(dict(size=224, pretrained="none", augment="none", optimizer="adam", lr=2e-4, weight_decay=0., schedule="constant",
-                       batch_size=16),
-        "crywang/RFM train.py: 224² crops normalised to [-2, 2], Xception from scratch (pretrained=False), Adam --lr 0.0002, "
-        "weight_decay 0, no schedule, --batch_size 16 (8 real + 8 fake), erasing of the top-3 FAM boxes",
+    "face_xray": Recipe({}, "the paper (Sec. 4.2): Face X-ray implemented as BiG-Arts without the intrinsic branch, "
+        "with BiG-Arts' trainer, blends, JPEG and 50/50 batches",
+        "Face X-ray's own code is not released; the paper trained it as here."),
+    "gsrm": Recipe(dict(size=256, **_AS_THEY_COME),
+        "the authors' model code (crywang/face-forgery-detection, src/model_core.py; its README: 'the official code "
+        "for the core two-stream model'): 256² input (its attention's 16×16 positions), Xception streams from "
+        "ImageNet (networks/xception.py)",
+        "Its training code is not released ('we will not release the training and testing codes'): optimiser, "
+        "learning rate, batch and schedule are BiG-Arts', the frames as they come. torchvision has no Xception: give "
+        "the port's ImageNet file as `pretrained: PATH`."),
+    "rfm": Recipe(dict(size=256, pretrained="none", optimizer="adam", lr=2e-4, weight_decay=0., schedule="constant",
+                       batch_size=16, augment="none", jpeg_quality=None, real_ratio=0.5),
+        "crywang/RFM train.py: Xception from scratch (pretrained=False), Adam --lr 0.0002, weight_decay 0, no "
+        "schedule, --batch_size 16 from a real and a fake loader of 8 each; utils/DataTools.py and "
+        "datasets_profiles.py: resize 256, crop 224 (random and flipped in training, centre at test) — done by the "
+        "network (bigarts.methods.rfm.RFM), normalised to [-2, 2]; erasing of the top-3 FAM boxes",
         "Its loss floods at 0.04 and its budget is 500k iterations; neither is reproduced (cross-entropy, the profile's steps)."),
     "bigarts": Recipe(dict(pretrained="imagenet"),
-        "the paper, Sec. 4.1 (TrainConfig's defaults); ImageNet for its ResNet-18 encoder is the kit's choice",
+        "the paper, Sec. 4.1 (TrainConfig's defaults: JPEG 75–100, 50/50 batches); ImageNet for its ResNet-18 "
+        "encoder is the kit's choice",
         "The paper does not say how its encoder starts; the comparison methods' codes start from ImageNet, and so does it here."),
 }
 SCOPES = ("own", "shared")
 
 def recipe_settings(method: str, scope: str = "own") -> dict:
-    "The `TrainConfig` values a run of `method` takes from its recipe: all (`own`) or its augmentation only (`shared`)."
+    "The `TrainConfig` values a run of `method` takes from its recipe: all (`own`) or its training data (`shared`)."
     s = RECIPES[check_name(method, RECIPES, "method")].settings
-    return dict(s) if check_name(scope, SCOPES, "recipes scope") == "own" else {k: v for k, v in s.items() if k == "augment"}
+    if check_name(scope, SCOPES, "recipes scope") == "own": return dict(s)
+    return {k: v for k, v in s.items() if k in AUGMENTATION}
 
 # %% ../../nbs/45_methods.ipynb #efa6b6dc
 def build_method(method: str, pretrained: str | os.PathLike | None = None, **kwargs) -> nn.Module:

@@ -15,7 +15,7 @@ from . import ComparisonNet
 from ..model import load_weights
 
 # %% auto #0
-__all__ = ['stats_pool', 'squash', 'PrimaryCapsule', 'DynamicRouting', 'CapsuleForensics']
+__all__ = ['stats_pool', 'squash', 'PrimaryCapsule', 'capsule_init', 'DynamicRouting', 'CapsuleForensics']
 
 # %% ../../nbs/48_capsule.ipynb #149c26e1
 def stats_pool(x: torch.Tensor) -> torch.Tensor:
@@ -24,7 +24,7 @@ def stats_pool(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([x.mean(-1), x.std(-1)], 1)
 
 def squash(s: torch.Tensor, dim: int = -1, eps: float = 1e-8) -> torch.Tensor:
-    "Sabour et al.'s non-linearity: keeps the direction, maps the length into [0, 1)."
+    "Sabour et al.'s non-linearity along `dim`: keeps the direction, maps the length into [0, 1)."
     n2 = (s ** 2).sum(dim, keepdim=True)
     return n2 / (1 + n2) * s / torch.sqrt(n2 + eps)
 
@@ -37,25 +37,34 @@ class PrimaryCapsule(nn.Module):
         self.conv1d = nn.Sequential(nn.Conv1d(2, 8, 5, 2, 2), nn.BatchNorm1d(8), nn.Conv1d(8, 1, 3, 1, 1), nn.BatchNorm1d(1))
     def forward(self, x): return self.conv1d(stats_pool(self.conv(x))).squeeze(1)
 
+def capsule_init(m: nn.Module):
+    "`model_big.py`'s `weights_init`: conv weights N(0, 0.02), batch-norm scales N(1, 0.02) and shifts 0."
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)): nn.init.normal_(m.weight, 0., 0.02)
+    elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(m.weight, 1., 0.02)
+        nn.init.zeros_(m.bias)
+
 # %% ../../nbs/48_capsule.ipynb #e3e5d78e
 class DynamicRouting(nn.Module):
     "(B, n_in, d_in) primary capsules → (B, n_out, d_out) output capsules by routing-by-agreement."
     def __init__(self, n_in: int = 10, n_out: int = 2, d_in: int = 8, d_out: int = 4, iterations: int = 2,
                  noise: float = 0.01, dropout: float = 0.05):
         super().__init__()
-        self.W = nn.Parameter(0.01 * torch.randn(n_out, n_in, d_out, d_in))
+        self.W = nn.Parameter(torch.randn(n_out, n_in, d_out, d_in))    # N(0, 1), as released
         self.iterations, self.noise, self.dropout = iterations, noise, dropout
-    def forward(self, u):
+    def predictions(self, u: torch.Tensor) -> torch.Tensor:
+        "û (B, n_out, n_in, d_out); training: W gets N(0, noise²) noise, û an unscaled Bernoulli(1 − dropout) mask."
         W = self.W + self.noise * torch.randn_like(self.W) if self.training and self.noise else self.W
-        u_hat = torch.einsum("jiok,bik->bjio", W, u)                   # (B, n_out, n_in, d_out)
-        u_hat = F.dropout(u_hat, self.dropout, self.training)
-        b = u_hat.new_zeros(u_hat.shape[:3])
+        u_hat = torch.einsum("jiok,bik->bjio", W, u)
+        if self.training and self.dropout: u_hat = u_hat * torch.bernoulli(torch.full_like(u_hat, 1 - self.dropout))
+        return u_hat
+    def forward(self, u):
+        u_hat = self.predictions(u)
+        b = torch.zeros_like(u_hat)                                      # a logit per output component
         for it in range(self.iterations):
-            c = b.softmax(1)                                           # over the output capsules
-            last = it == self.iterations - 1
-            v = squash((c[..., None] * (u_hat if last else u_hat.detach())).sum(2))
-            if not last: b = b + (u_hat.detach() * v[:, :, None]).sum(-1)
-        return v
+            v = squash((b.softmax(2) * u_hat).sum(2, keepdim=True))      # softmax over the input capsules
+            if it < self.iterations - 1: b = b + u_hat * v
+        return v.squeeze(2)
 
 # %% ../../nbs/48_capsule.ipynb #f04ecad9
 class CapsuleForensics(ComparisonNet):
@@ -64,23 +73,23 @@ class CapsuleForensics(ComparisonNet):
                  noise: float = 0.01, dropout: float = 0.05):
         super().__init__()
         vgg = load_weights(torchvision.models.vgg19(weights=None), pretrained, "VGG-19", "vgg19")
-        self.vgg = vgg.features[:18]                                   # conv1_1 … relu3_4: 256 channels, stride 4
-        self.frozen = pretrained is not None
-        if self.frozen: self.vgg.requires_grad_(False)
-        self.primary = nn.ModuleList(PrimaryCapsule(256) for _ in range(primary))
+        self.vgg = vgg.features[:19].requires_grad_(False)             # conv1_1 … pool3: 256 channels, stride 8
+        self.primary = nn.ModuleList(PrimaryCapsule(256) for _ in range(primary)).apply(capsule_init)
         self.routing = DynamicRouting(primary, 2, 8, 4, iterations, noise, dropout)
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.frozen: self.vgg.eval()                                # a frozen extractor keeps its statistics
+        self.vgg.eval()                                                # the extractor is never trained
         return self
+    def primary_capsules(self, x: torch.Tensor) -> torch.Tensor:
+        "(B, 3, H, W) in [0, 1] → (B, primary, 8), squashed across the primary capsules, one component at a time."
+        f = self.vgg(self.normalise(x)).detach()
+        return squash(torch.stack([cap(f) for cap in self.primary], 1), dim=1)
     def forward(self, x):
-        f = self.vgg(self.normalise(x))
-        u = squash(torch.stack([cap(f) for cap in self.primary], 1))   # (B, primary, 8)
-        z = self.routing(u).transpose(1, 2)                            # (B, 4, 2): per dimension, (real, fake)
+        z = self.routing(self.primary_capsules(x)).transpose(1, 2)     # (B, 4, 2): per dimension, (real, fake)
         p = z.float().softmax(-1)[..., 1].mean(1).clamp(1e-6, 1 - 1e-6)
         return {"cls": torch.log(p) - torch.log1p(-p), "capsules": z}
     def loss(self, out: dict, batch: dict) -> tuple[torch.Tensor, dict]:
-        "Capsule loss: cross-entropy over (real, fake) for each output dimension, summed → (total, {'capsule'})."
-        z, y = out["capsules"].float(), batch["label"].to(out["capsules"].device).long()
+        "`CapsuleLoss`: cross-entropy of each output dimension's softmaxed (real, fake), summed → (total, {'capsule'})."
+        z, y = out["capsules"].float().softmax(-1), batch["label"].to(out["capsules"].device).long()
         total = sum(F.cross_entropy(z[:, d], y) for d in range(z.shape[1]))
         return total, {"capsule": total.detach()}

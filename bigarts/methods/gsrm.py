@@ -11,11 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import ComparisonNet
-from ..model import load_weights
-from .xception import XceptionBackbone
+from .xception import load_xception
 
 # %% auto #0
-__all__ = ['SRM_KERNELS', 'SRM', 'SRMFeatures', 'ResidualSpatialAttention', 'DualCrossModalAttention', 'GSRM']
+__all__ = ['SRM_KERNELS', 'SRM', 'SRMFeatures', 'ResidualSpatialAttention', 'DualCrossModalAttention', 'FeatureFusion',
+           'dcma_side', 'GSRM']
 
 # %% ../../nbs/49_gsrm.ipynb #fb393eac
 _KB = [[0, 0, 0, 0, 0], [0, -1, 2, -1, 0], [0, 2, -4, 2, 0], [0, -1, 2, -1, 0], [0, 0, 0, 0, 0]]
@@ -24,79 +24,117 @@ _H2 = [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 1, -2, 1, 0], [0, 0, 0, 0, 0], [0, 
 SRM_KERNELS = torch.stack([torch.tensor(_KB) / 4., torch.tensor(_KV) / 12., torch.tensor(_H2) / 2.])   # (3, 5, 5)
 
 class SRM(nn.Module):
-    "Fixed SRM residuals, clipped to [−3, 3]. `per_channel=False`: (B, 3, H, W) image → (B, 3, H, W), each kernel summed over RGB; `True`: (B, C, H, W) → (B, 3C, H, W)."
+    """Fixed SRM residuals clipped to [−3, 3]. `per_channel=False`: (B, 3, H, W) → (B, 3, H, W), each kernel summed over
+    RGB; `True`: (B, C, H, W) → (B, 3C, H, W) in C groups, the kernels in `srm_conv.py`'s order."""
     def __init__(self, channels: int = 3, per_channel: bool = False):
         super().__init__()
         k = SRM_KERNELS[:, None]                                      # (3, 1, 5, 5)
         self.groups = channels if per_channel else 1
-        w = k.repeat(channels, 1, 1, 1) if per_channel else k.repeat(1, channels, 1, 1)
+        w = k.repeat_interleave(channels, 0) if per_channel else k.repeat(1, channels, 1, 1)
         self.register_buffer("weight", w, persistent=False)
     def forward(self, x): return F.hardtanh(F.conv2d(x, self.weight.to(x.dtype), padding=2, groups=self.groups), -3, 3)
 
 # %% ../../nbs/49_gsrm.ipynb #d738178c
+def _init(m: nn.Module, kind: str) -> nn.Module:
+    "The code's initialisations of every conv / linear: `kaiming` (normal, a = 1, bias 0), `xavier` (gain 0.02)."
+    for layer in m.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            if kind == "kaiming": nn.init.kaiming_normal_(layer.weight, a=1)
+            else: nn.init.xavier_normal_(layer.weight, gain=0.02)
+            if kind == "kaiming" and layer.bias is not None: nn.init.zeros_(layer.bias)
+    return m
+
 class SRMFeatures(nn.Module):
     "Multi-scale high-frequency extraction: RGB features (B, C, h, w) → SRM per channel → 1×1 conv, BN, ReLU → (B, C, h, w)."
     def __init__(self, channels: int):
         super().__init__()
         self.srm = SRM(channels, per_channel=True)
-        self.proj = nn.Sequential(nn.Conv2d(3 * channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.proj = _init(nn.Sequential(nn.Conv2d(3 * channels, channels, 1, bias=False), nn.BatchNorm2d(channels),
+                                        nn.ReLU(inplace=True)), "kaiming")
     def forward(self, x): return self.proj(self.srm(x))
 
 class ResidualSpatialAttention(nn.Module):
-    "RSA: SRM residual (B, 3, H, W) → spatial attention (B, 1, H/4, W/4) in (0, 1)."
-    def __init__(self, width: int = 32):
+    "RSA: SRM residual (B, 3, H, W) → SRM again → spatial attention (B, 1, h, w) in (0, 1), sized as Xception's stem."
+    def __init__(self):
         super().__init__()
-        self.conv = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-                                  nn.Conv2d(width, 2 * width, 3, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(inplace=True))
+        self.srm = SRM()
+        self.conv = nn.Sequential(nn.Conv2d(3, 32, 3, 2, 0, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+                                  nn.Conv2d(32, 64, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True))
         self.spatial = nn.Conv2d(2, 1, 7, padding=3, bias=False)
+        _init(self, "kaiming")
     def forward(self, r):
-        g = self.conv(r)
+        g = self.conv(self.srm(r))
         return torch.sigmoid(self.spatial(torch.cat([g.mean(1, keepdim=True), g.amax(1, keepdim=True)], 1)))
 
+# %% ../../nbs/49_gsrm.ipynb #5a9c1e37
 class DualCrossModalAttention(nn.Module):
-    "DCMA: RGB and high-frequency maps (B, C, h, w) each → (B, C, h, w), each stream attending over the other's positions."
-    def __init__(self, channels: int, reduction: int = 8):
+    "DCMA: RGB and high-frequency maps (B, C, side, side) → the same, each stream attending over the other's positions."
+    def __init__(self, channels: int = 728, side: int = 16, ratio: int = 8):
         super().__init__()
-        c = max(1, channels // reduction)
-        self.q_rgb, self.k_rgb = nn.Conv2d(channels, c, 1), nn.Conv2d(channels, c, 1)
-        self.q_hf, self.k_hf = nn.Conv2d(channels, c, 1), nn.Conv2d(channels, c, 1)
-        self.v_rgb, self.v_hf = nn.Conv2d(channels, channels, 1), nn.Conv2d(channels, channels, 1)
+        c = channels // ratio
+        self.key_rgb, self.key_hf = nn.Conv2d(channels, c, 1), nn.Conv2d(channels, c, 1)
+        self.key_shared = nn.Conv2d(c, c, 1)
+        self.linear_rgb, self.linear_hf = nn.Linear(side * side, side * side), nn.Linear(side * side, side * side)
+        self.value_rgb, self.value_hf = nn.Conv2d(channels, channels, 1), nn.Conv2d(channels, channels, 1)
         self.gamma_rgb, self.gamma_hf = nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))
-    @staticmethod
-    def attend(q, k, v):
-        a = torch.softmax(q.flatten(2).transpose(1, 2) @ k.flatten(2) / q.shape[1] ** 0.5, -1)   # (B, hw, hw)
-        return (v.flatten(2) @ a.transpose(1, 2)).view_as(v)
+        self.side = side
+        _init(self, "xavier")
     def forward(self, rgb, hf):
-        rgb_new = rgb + self.gamma_rgb * self.attend(self.q_rgb(rgb), self.k_hf(hf), self.v_hf(hf))   # RGB queries high-frequency
-        hf_new = hf + self.gamma_hf * self.attend(self.q_hf(hf), self.k_rgb(rgb), self.v_rgb(rgb))     # and vice versa
+        if rgb.shape[-2:] != (self.side, self.side):
+            raise ValueError(f"This attention was built for {self.side}×{self.side} maps (its linear layers mix "
+                             f"{self.side ** 2} positions), got {tuple(rgb.shape[-2:])}: "
+                             f"build GSRM for this input size.")
+        k1 = self.key_shared(self.key_rgb(rgb)).flatten(2).transpose(1, 2)       # (B, hw, c)
+        k2 = self.key_shared(self.key_hf(hf)).flatten(2)                         # (B, c, hw)
+        energy = k1 @ k2                                                         # (B, hw, hw)
+        on_rgb, on_hf = self.linear_rgb(energy).softmax(-1), self.linear_hf(energy.transpose(1, 2)).softmax(-1)
+        rgb_new = rgb + self.gamma_rgb * (self.value_hf(hf).flatten(2) @ on_rgb.transpose(1, 2)).view_as(rgb)
+        hf_new = hf + self.gamma_hf * (self.value_rgb(rgb).flatten(2) @ on_hf.transpose(1, 2)).view_as(hf)
         return rgb_new, hf_new
 
-# %% ../../nbs/49_gsrm.ipynb #1cda68d3
-class GSRM(ComparisonNet):
-    "GSRM [27]: (B, 3, H, W) in [0, 1] → {'cls': (B,)} from an RGB and an SRM Xception stream with RSA, DCMA and fusion."
-    MEAN, STD = (0.5,) * 3, (0.5,) * 3   # its Xception streams' settings (the authors' model code, networks/xception.py)
-    def __init__(self, pretrained: str | os.PathLike | None = None, middle_blocks: int = 8, dropout: float = 0.5):
+class FeatureFusion(nn.Module):
+    "(B, 2048, h, w) × 2 → (B, 2048, h, w): concatenation, 1×1 conv, BN, ReLU, then `f + f · channel attention(f)`."
+    def __init__(self, channels: int = 2048, ratio: int = 16):
         super().__init__()
-        self.rgb = load_weights(XceptionBackbone(middle_blocks), pretrained, "the Xception backbone")
-        self.hf = load_weights(XceptionBackbone(middle_blocks), pretrained, "the Xception backbone")
+        self.conv = nn.Sequential(nn.Conv2d(2 * channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU())
+        self.mlp = _init(nn.Sequential(nn.Conv2d(channels, channels // ratio, 1, bias=False), nn.ReLU(),
+                                       nn.Conv2d(channels // ratio, channels, 1, bias=False)), "xavier")
+    def forward(self, rgb, hf):
+        f = self.conv(torch.cat([rgb, hf], 1))
+        att = torch.sigmoid(self.mlp(F.adaptive_avg_pool2d(f, 1)) + self.mlp(F.adaptive_max_pool2d(f, 1)))
+        return f + f * att
+
+# %% ../../nbs/49_gsrm.ipynb #1cda68d3
+def dcma_side(size: int) -> int:
+    "Side of Xception's stride-16 map for a `size`² input (unpadded 3×3/2 and 3×3 convs, then three 3×3/2 max-pools)."
+    s = (size - 3) // 2 + 1 - 2
+    for _ in range(3): s = (s - 1) // 2 + 1
+    return s
+
+class GSRM(ComparisonNet):
+    "GSRM [27]: (B, 3, size, size) in [0, 1] → {'cls': (B,)} from an RGB and an SRM Xception stream, RSA, DCMA, fusion."
+    MEAN, STD = (0.5,) * 3, (0.5,) * 3   # the port's [-1, 1] (the authors' networks/xception.py, pretrained_settings)
+    def __init__(self, pretrained: str | os.PathLike | None = None, size: int = 256, dropout: float = 0.5):
+        super().__init__()
+        self.rgb, self.hf = load_xception(pretrained), load_xception(pretrained)
         self.srm = SRM()
-        self.multiscale = nn.ModuleList([SRMFeatures(64), SRMFeatures(128)])
+        self.multiscale = nn.ModuleList([SRMFeatures(32), SRMFeatures(64)])
         self.rsa = ResidualSpatialAttention()
-        self.dcma = DualCrossModalAttention(728)
-        self.fuse = nn.Sequential(nn.Conv2d(4096, 2048, 1, bias=False), nn.BatchNorm2d(2048), nn.ReLU(inplace=True))
-        self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(2048, 128, 1), nn.ReLU(inplace=True), nn.Conv2d(128, 2048, 1), nn.Sigmoid())
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(2048, 1))
+        self.rsa_post = nn.Sequential(nn.BatchNorm2d(64), nn.ReLU(inplace=True))
+        self.dcma = nn.ModuleList(DualCrossModalAttention(728, dcma_side(size)) for _ in range(2))
+        self.fusion = FeatureFusion()
+        self.head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                                  nn.Linear(2048, 1))
 
     def forward(self, x):
         x = self.normalise(x)
         r = self.srm(x)                                                        # high-frequency residual of the image
-        f, h = self.rgb.stem(x), self.hf.stem(r)                               # stride 2
-        h = h + self.multiscale[0](f)
-        att = F.interpolate(self.rsa(r), size=f.shape[-2:], mode="bilinear", align_corners=False)
-        f = f * att + f                                                        # residual guided spatial attention
-        f, h = self.rgb.entry[0](f), self.hf.entry[0](h)                       # stride 4
-        h = h + self.multiscale[1](f)
-        for a, b in zip(self.rgb.entry[1:], self.hf.entry[1:]): f, h = a(f), b(h)
-        f, h = self.dcma(self.rgb.middle(f), self.hf.middle(h))                # stride 16
-        z = self.fuse(torch.cat([self.rgb.exit(f), self.hf.exit(h)], 1))
-        return {"cls": self.head(z * self.se(z)).squeeze(1)}
+        f = self.rgb.stem[0](x)                                                # 32 channels, stride 2
+        h = F.relu(self.hf.stem[0](r) + self.multiscale[0](f))
+        f = self.rgb.stem[1](f)                                                # 64 channels
+        h = F.relu(self.hf.stem[1](h) + self.multiscale[1](f))
+        f = self.rsa_post(f * self.rsa(r) + f)                                 # residual guided spatial attention
+        f, h = self.dcma[0](self.rgb.entry(f), self.hf.entry(h))               # blocks 1–3: stride 16
+        f, h = self.dcma[1](self.rgb.middle[:4](f), self.hf.middle[:4](h))     # blocks 4–7
+        f, h = self.rgb.middle[4:](f), self.hf.middle[4:](h)                   # blocks 8–11
+        return {"cls": self.head(self.fusion(self.rgb.exit(f), self.hf.exit(h))).squeeze(1)}

@@ -14,7 +14,7 @@ from . import ComparisonNet
 from ..model import load_weights
 
 # %% auto #0
-__all__ = ['conv_relu', 'InceptionLayer', 'MesoInception4']
+__all__ = ['conv_relu', 'InceptionLayer', 'keras_init', 'MesoInception4']
 
 # %% ../../nbs/47_mesonet.ipynb #2cdcb509
 def conv_relu(cin: int, cout: int, k: int, dilation: int = 1) -> nn.Sequential:
@@ -31,6 +31,13 @@ class InceptionLayer(nn.Module):
     def forward(self, x): return torch.cat([br(x) for br in self.branches], 1)
 
 # %% ../../nbs/47_mesonet.ipynb #736cf3a6
+def keras_init(m: nn.Module):
+    "Keras' defaults: Glorot-uniform weights, zero biases (convs, dense layers); batch norm ε 1e-3, momentum 0.99."
+    if isinstance(m, (nn.Conv2d, nn.Linear)):
+        nn.init.xavier_uniform_(m.weight)
+        nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d): m.eps, m.momentum = 1e-3, 0.01
+
 class MesoInception4(ComparisonNet):
     "MesoInception-4 [14]: (B, 3, H, W) in [0, 1] → {'cls': (B,)}."
     MEAN, STD = (0.,) * 3, (1.,) * 3     # the [0, 1] image itself, as MesoNet's code feeds it (example.py: rescale 1/255)
@@ -44,5 +51,6 @@ class MesoInception4(ComparisonNet):
             nn.AdaptiveAvgPool2d(8))                  # identity at 256² input (see above)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(16 * 8 * 8, 16),
                                         nn.LeakyReLU(0.1), nn.Dropout(dropout), nn.Linear(16, 1))
+        self.apply(keras_init)
         load_weights(self, pretrained, "MesoInception-4")
     def forward(self, x): return {"cls": self.classifier(self.features(self.normalise(x))).squeeze(1)}

@@ -12,11 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import ComparisonNet
-from ..model import load_weights
-from .xception import XceptionBackbone
+from .xception import load_xception
 
 # %% auto #0
-__all__ = ['erase_top_regions', 'RFM']
+__all__ = ['erase_top_regions', 'crop_and_flip', 'RFM']
 
 # %% ../../nbs/49a_rfm.ipynb #0c53300f
 def erase_top_regions(x: torch.Tensor, fam: torch.Tensor, boxes: int = 3, box_frac: float = 120 / 224,
@@ -42,15 +41,26 @@ def erase_top_regions(x: torch.Tensor, fam: torch.Tensor, boxes: int = 3, box_fr
     return keep * x + (1 - keep) * noise, keep
 
 # %% ../../nbs/49a_rfm.ipynb #30f6e5bf
+def crop_and_flip(x: torch.Tensor, side: int, training: bool) -> torch.Tensor:
+    "(B, C, H, W) → (B, C, side, side): a random crop, flipped with probability ½, if `training`; else the centre."
+    B, _, H, W = x.shape
+    if not training:
+        top, left = (H - side) // 2, (W - side) // 2
+        return x[:, :, top:top + side, left:left + side]
+    tops, lefts = torch.randint(0, H - side + 1, (B,)).tolist(), torch.randint(0, W - side + 1, (B,)).tolist()
+    flips = (torch.rand(B) < 0.5).tolist()
+    crops = [x[i, :, t:t + side, l:l + side] for i, (t, l) in enumerate(zip(tops, lefts))]
+    return torch.stack([c.flip(-1) if f else c for c, f in zip(crops, flips)])
+
 class RFM(ComparisonNet):
-    "RFM [39]: (B, 3, H, W) in [0, 1] → {'cls': (B,)}; while training, the regions its FAM ranks highest are erased first."
+    "RFM [39]: (B, 3, H, W) in [0, 1] → {'cls': (B,)}; crops `crop` of the side; in training erases FAM peaks."
     MEAN, STD = (0.5,) * 3, (0.25,) * 3  # [-2, 2], as RFM's code (utils/datasets_profiles.py)
     def __init__(self, pretrained: str | os.PathLike | None = None, boxes: int = 3, box_frac: float = 120 / 224,
-                 dropout: float = 0.5):
+                 crop: float = 224 / 256):
         super().__init__()
-        self.backbone = load_weights(XceptionBackbone(), pretrained, "the Xception backbone")
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(2048, 1))
-        self.boxes, self.box_frac = boxes, box_frac
+        self.backbone = load_xception(pretrained)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1))
+        self.boxes, self.box_frac, self.crop = boxes, box_frac, crop
 
     def logit(self, x): return self.head(self.backbone(self.normalise(x))).squeeze(1)
 
@@ -66,7 +76,8 @@ class RFM(ComparisonNet):
         return g.abs().amax(1, keepdim=True)
 
     def forward(self, x):
+        x = crop_and_flip(x, round(self.crop * x.shape[-1]), self.training)
         if self.training and self.boxes > 0:
-            x, _ = erase_top_regions(x, self.forgery_attention(x), self.boxes, self.box_frac,
-                                     fill=(self.MEAN[0] - self.STD[0], self.MEAN[0] + self.STD[0]))   # U(-1, 1) once normalised, as RFM's code
+            fill = (self.MEAN[0] - self.STD[0], self.MEAN[0] + self.STD[0])     # U(-1, 1) once normalised
+            x, _ = erase_top_regions(x, self.forgery_attention(x), self.boxes, self.box_frac, fill=fill)
         return {"cls": self.logit(x)}

@@ -5,6 +5,7 @@
 # %% ../../nbs/46_xception.ipynb #92202ff9
 from __future__ import annotations
 import os
+import re
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,8 @@ from . import ComparisonNet
 from ..model import load_weights
 
 # %% auto #0
-__all__ = ['SeparableConv2d', 'XceptionBlock', 'conv_bn_relu', 'XceptionBackbone', 'XceptionNet']
+__all__ = ['SeparableConv2d', 'XceptionBlock', 'conv_bn_relu', 'XceptionBackbone', 'from_pretrainedmodels', 'load_xception',
+           'XceptionNet']
 
 # %% ../../nbs/46_xception.ipynb #f14b35e7
 class SeparableConv2d(nn.Sequential):
@@ -43,27 +45,53 @@ def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 class XceptionBackbone(nn.Module):
     "Xception without its classifier: (B, 3, H, W) normalised → (B, 2048, ≈H/32, ≈W/32). Flows are attributes for GSRM/RFM."
-    def __init__(self, middle_blocks: int = 8):
+    def __init__(self):
         super().__init__()
         self.stem = nn.Sequential(conv_bn_relu(3, 32, 2), conv_bn_relu(32, 64))                      # stride 2
-        self.entry = nn.ModuleList([XceptionBlock(64, 128, 2, 2, relu_first=False),                 # stride 4
-                                    XceptionBlock(128, 256, 2, 2), XceptionBlock(256, 728, 2, 2)])  # 8, 16
-        self.middle = nn.Sequential(*[XceptionBlock(728, 728, 3) for _ in range(middle_blocks)])
+        self.entry = nn.Sequential(XceptionBlock(64, 128, 2, 2, relu_first=False),                  # stride 4
+                                   XceptionBlock(128, 256, 2, 2), XceptionBlock(256, 728, 2, 2))   # 8, 16
+        self.middle = nn.Sequential(*[XceptionBlock(728, 728, 3) for _ in range(8)])
         self.exit = nn.Sequential(XceptionBlock(728, 1024, 2, 2, grow_first=False),                 # stride 32
                                   SeparableConv2d(1024, 1536), nn.BatchNorm2d(1536), nn.ReLU(inplace=True),
-                                  SeparableConv2d(1536, 2048), nn.BatchNorm2d(2048), nn.ReLU(inplace=True))
-        self.channels = 2048
-    def forward(self, x):
-        x = self.stem(x)
-        for block in self.entry: x = block(x)
-        return self.exit(self.middle(x))
+                                  SeparableConv2d(1536, 2048), nn.BatchNorm2d(2048))
+    def features(self, x):
+        "The port's `features`: up to the last batch norm, before its ReLU."
+        return self.exit(self.middle(self.entry(self.stem(x))))
+    def forward(self, x): return F.relu(self.features(x))
+
+# %% ../../nbs/46_xception.ipynb #7c6e2a90
+_PORT_KEYS = [(r"^conv1\.", "stem.0.0."), (r"^bn1\.", "stem.0.1."),
+              (r"^conv2\.", "stem.1.0."), (r"^bn2\.", "stem.1.1."),
+              (r"^conv3\.conv1\.", "exit.1.0."), (r"^conv3\.pointwise\.", "exit.1.1."), (r"^bn3\.", "exit.2."),
+              (r"^conv4\.conv1\.", "exit.4.0."), (r"^conv4\.pointwise\.", "exit.4.1."), (r"^bn4\.", "exit.5."),
+              (r"\.rep\.(\d+)\.conv1\.", r".body.\1.0."), (r"\.rep\.(\d+)\.pointwise\.", r".body.\1.1."),
+              (r"\.rep\.", ".body."), (r"\.skip\.", ".skip.0."), (r"\.skipbn\.", ".skip.1.")]
+
+def _port_block(m: re.Match) -> str:
+    n = int(m.group(1))
+    return f"entry.{n - 1}." if n <= 3 else f"middle.{n - 4}." if n <= 11 else "exit.0."
+
+def from_pretrainedmodels(sd: dict) -> dict:
+    "A state dict in `pretrainedmodels`' Xception layout → `XceptionBackbone` keys, classifier dropped; others pass."
+    if "block1.skip.weight" not in sd: return sd
+    out = {}
+    for k, v in sd.items():
+        if k.startswith(("fc.", "last_linear.")): continue
+        new = re.sub(r"^block(\d+)\.", _port_block, k)
+        for pattern, repl in _PORT_KEYS: new = re.sub(pattern, repl, new)
+        out[new] = v[..., None, None] if "pointwise" in k and v.dim() == 2 else v
+    return out
+
+def load_xception(pretrained: str | os.PathLike | None = None) -> XceptionBackbone:
+    "An `XceptionBackbone` with the weights of `pretrained` (None: random; PATH: this module's or the port's layout)."
+    return load_weights(XceptionBackbone(), pretrained, "the Xception backbone", convert=from_pretrainedmodels)
 
 # %% ../../nbs/46_xception.ipynb #d82fc90e
 class XceptionNet(ComparisonNet):
-    "XceptionNet [11]: (B, 3, H, W) in [0, 1] → {'cls': (B,)} — backbone, global average pool, dropout 0.5, one logit."
+    "XceptionNet [11]: (B, 3, H, W) in [0, 1] → {'cls': (B,)} — backbone, global average pool, one logit."
     MEAN, STD = (0.5,) * 3, (0.5,) * 3   # [-1, 1], as FaceForensics++'s transform (classification/dataset/transform.py)
-    def __init__(self, pretrained: str | os.PathLike | None = None, dropout: float = 0.5):
+    def __init__(self, pretrained: str | os.PathLike | None = None):
         super().__init__()
-        self.backbone = load_weights(XceptionBackbone(), pretrained, "the Xception backbone")
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(2048, 1))
+        self.backbone = load_xception(pretrained)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1))
     def forward(self, x): return {"cls": self.head(self.backbone(self.normalise(x))).squeeze(1)}
