@@ -355,12 +355,14 @@ def frame_note(ours: pd.DataFrame, every: int | None) -> str:
     return (f". Frame AUC/EER: over every frame the face cache holds, 1 in {every or '?'} of each sequence (`preprocess.every`; "
             f"the paper does not say how many frames its frame-level numbers use)" + (f", {int(n.iloc[0])} frames for BiG-Arts" if len(n) else ""))
 
-def coverage_line(metrics: pd.DataFrame, runs, datasets) -> str:
-    "'Coverage (videos scored / total): set n/N, …' of the test sets `datasets` over the `runs` of a table."
-    m = metrics[metrics.setting.isin(list(runs))]
+def coverage_line(metrics: pd.DataFrame, d: pd.DataFrame) -> str:
+    "'Coverage (videos scored / total, identities): set n/N k, …' of the test sets of records `d` over the runs of its rows."
+    m = metrics[metrics.setting.isin(set(d.run))]
     cov = m.groupby("dataset")[["scored", "total"]].max()
-    present = [s for s in datasets if s in cov.index]
-    return "Coverage (videos scored / total): " + (", ".join(f"{s} {int(cov.scored[s])}/{int(cov.total[s])}" for s in present) or "none") + "."
+    ids = d.groupby("dataset").clusters.max()
+    present = [s for s in dict.fromkeys(d.dataset) if s in cov.index]
+    return ("Coverage (videos scored / total, identities): " + (", ".join(
+        f"{s} {int(cov.scored[s])}/{int(cov.total[s])}, {int(ids.get(s, 0))}" for s in present) or "none") + ".")
 
 def sec5_scores(results_dir: str | Path, folder: str, runs, reasons: dict) -> tuple[dict, dict]:
     "The per-video scores of a Sec. 5 stage (`results/FOLDER/videos/RUN.csv`) → ({run: {'videos': …}}, {run: (short, long) why none})."
@@ -387,7 +389,7 @@ def write_tables(results_dir: str | Path, corpus: dict, profile: str, tables_dir
     for t in ("table1", "table4", "table5", "table6"):
         d = table_records(t, TABLE_RUNS[t], cross, scores, reasons, "ffpp_both" if t == "table4" else "both", average=True, n=n)
         src = f"profile `{profile}`, {trained_on('FF++' if t == 'table4' else 'Celeb-DF')}, scored on each test split"
-        out[t] = (render(d, title(t), "video-level AUC", src, coverage=coverage_line(metrics, TABLE_RUNS[t], [c.key for c in cross]), n=n), d)
+        out[t] = (render(d, title(t), "video-level AUC", src, coverage=coverage_line(metrics, d), n=n), d)
     for t, paper in (("table2", "Celeb-DF"), ("table3", "WildDeepFake")):
         ds = stand_in(paper, sif)
         cols = [Column(c, ds, *COLUMN_MEASURE[c], paper=paper) for c in PAPER_COLUMNS[t]]
@@ -395,7 +397,7 @@ def write_tables(results_dir: str | Path, corpus: dict, profile: str, tables_dir
         src = f"profile `{profile}`, {trained_on('Celeb-DF')}, scored on {ds} (standing in for {paper})" if ds else f"profile `{profile}`"
         if t == "table3" and ds: src += frame_note(metrics[metrics.dataset == ds], every)
         out[t] = (render(d, title(t), "video level unless the column says frame; accuracy, precision, recall and F1 at a "
-                         "score of 0.5", src, coverage=coverage_line(metrics, TABLE_RUNS[t], [ds]), n=n), d)
+                         "score of 0.5", src, coverage=coverage_line(metrics, d), n=n), d)
     celebdf = stand_in("Celeb-DF", sif)
     s7, why7 = sec5_scores(res, "partial", TABLE_RUNS["table7"], reasons)
     cols7 = [Column(c, celebdf, where=("region", c.lower()), paper="Celeb-DF") for c in PAPER_COLUMNS["table7"]]
