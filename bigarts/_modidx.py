@@ -346,6 +346,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'bigarts.preprocess.main': ('preprocess.html#main', 'bigarts/preprocess.py'),
                                     'bigarts.preprocess.parse_shard': ('preprocess.html#parse_shard', 'bigarts/preprocess.py'),
                                     'bigarts.preprocess.preprocess': ('preprocess.html#preprocess', 'bigarts/preprocess.py'),
+                                    'bigarts.preprocess.preprocess_shards': ('preprocess.html#preprocess_shards', 'bigarts/preprocess.py'),
                                     'bigarts.preprocess.process_video': ('preprocess.html#process_video', 'bigarts/preprocess.py'),
                                     'bigarts.preprocess.select_shard': ('preprocess.html#select_shard', 'bigarts/preprocess.py'),
                                     'bigarts.preprocess.source_boxes': ('preprocess.html#source_boxes', 'bigarts/preprocess.py')},

@@ -13,13 +13,13 @@ from bigarts.checkpoint import BEST, LAST, read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-PARAMS = ("profile: demo\ntrain:\n  demo: {method: mesoinception4, size: 64, batch_size: 4, epochs: 8, epoch_length: 1, "
-          "val_every: 2, log_every: 1, workers: 0, t_max: 4, threads: 1}\n  paper: {}\n")
+PARAMS = ("profile: demo\ntrain:\n  demo: {method: mesoinception4, size: 64, batch_size: 4, epochs: 8, "
+          "epoch_length: 1, val_every: 2, log_every: 1, workers: 0, t_max: 4, threads: 1}\n  paper: {}\n")
 STAGE = """
 import os, signal, sys
 from bigarts import train as T
 a = T.parse_args(sys.argv[1:])
-when = os.environ.get("STOP_AT", "")                     # test hooks: SIGKILL after the resume point of step N, SIGTERM at step N
+when = os.environ.get("STOP_AT", "")   # test hooks: SIGKILL after the resume point of step N, SIGTERM at step N
 if when.startswith("kill"):
     real = T.save_resume_point
     def save(path, *args, **kw):
@@ -52,8 +52,8 @@ def work(tmp_path_factory):
 
 
 def stage(d: Path, out: Path, stop: str = "", *extra) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-c", STAGE, "--cache", str(d / "cache"), "--out", str(out), "--params", str(d / "params.yaml"),
-           "--set", "progress=false", *extra]
+    cmd = [sys.executable, "-c", STAGE, "--cache", str(d / "cache"), "--out", str(out),
+           "--params", str(d / "params.yaml"), "--set", "progress=false", *extra]
     return subprocess.run(cmd, env={**ENV, "STOP_AT": stop}, capture_output=True, text=True, timeout=300)
 
 
@@ -79,7 +79,7 @@ def same_weights(a: Path, b: Path, name: str):
 
 def test_killed_after_its_best_validation_the_stage_resumes_to_the_same_model_file(work, uninterrupted):
     best = json.loads((uninterrupted / "train_metrics.json").read_text())["best_step"]
-    assert best < 6                                                   # the best validation comes before the kill at step 6
+    assert best < 6                                         # the best validation comes before the kill at step 6
     out = work / "killed"
     r = stage(work, out, "kill6")
     assert r.returncode == -signal.SIGKILL and read_checkpoint(out / LAST)["step"] == 6, r.stderr
@@ -88,7 +88,8 @@ def test_killed_after_its_best_validation_the_stage_resumes_to_the_same_model_fi
     assert r.returncode == 0 and "resumed" in r.stdout, r.stderr
     assert (out / BEST).read_bytes() == (uninterrupted / BEST).read_bytes()            # the very model file
     same_weights(uninterrupted, out, LAST)
-    metrics = lambda p: {k: v for k, v in json.loads((p / "train_metrics.json").read_text()).items() if k != "train_img_per_s"}
+    read = lambda p: json.loads((p / "train_metrics.json").read_text())
+    metrics = lambda p: {k: v for k, v in read(p).items() if k != "train_img_per_s"}
     assert metrics(out) == metrics(uninterrupted) and metrics(out)["best_step"] == best
 
 

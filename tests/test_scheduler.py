@@ -14,7 +14,8 @@ import yaml
 from bigarts.scheduler import Ask, downstream, fit, main, repro, stage_asks, stage_graph, stale_stages
 
 BIN = str(Path(sys.executable).parent)
-STAGE = 'python -c "import sys, time; t = time.time(); time.sleep(2); open(sys.argv[1], \'w\').write(f\'{t} {time.time()}\')"'
+STAGE = ('python -c "import sys, time; t = time.time(); time.sleep(2); '
+         'open(sys.argv[1], \'w\').write(f\'{t} {time.time()}\')"')
 GRAPH = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
 
 
@@ -48,7 +49,8 @@ def make_project(root: Path, stages: dict, params: str = "c: 1\n") -> Path:
 def project(tmp_path, monkeypatch):
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site"))
     deps = {"a": [], "b": ["a.txt"], "c": ["a.txt"], "d": ["b.txt", "c.txt"]}
-    return make_project(tmp_path / "p", {s: (f"{STAGE} {s}.txt", d, ["c"] if s == "c" else [], [f"{s}.txt"]) for s, d in deps.items()})
+    stages = {s: (f"{STAGE} {s}.txt", d, ["c"] if s == "c" else [], [f"{s}.txt"]) for s, d in deps.items()}
+    return make_project(tmp_path / "p", stages)
 
 
 def _span(repo, s): return tuple(map(float, (repo / f"{s}.txt").read_text().split()))
@@ -77,7 +79,7 @@ def test_each_stage_asks_what_the_engine_section_says(tmp_path):
 
 
 def test_the_command_starts_its_own_local_ray_and_stops_at_the_first_failure(project, monkeypatch, capsys):
-    "`bigarts repro --cpus 2 --fail-fast`: its own Ray on 127.0.0.1, shut down at the end; c fails, b is stopped, d never runs."
+    "`bigarts repro --cpus 2 --fail-fast`: own Ray on 127.0.0.1, shut down at the end; c fails, b stops, d never runs"
     import ray
     d = yaml.safe_load((project / "dvc.yaml").read_text())
     d["stages"]["b"]["cmd"] = d["stages"]["b"]["cmd"].replace("sleep(2)", "sleep(60)")
@@ -96,16 +98,18 @@ def test_the_command_starts_its_own_local_ray_and_stops_at_the_first_failure(pro
     with pytest.raises(SystemExit): main(["--cpus", "2"])                         # no dvc.yaml here
 
 
-SERIAL = 'python -c "import sys, time; time.sleep(2); open(sys.argv[1], \'w\').write(\'\'.join(open(f).read() for f in sys.argv[2:]) + sys.argv[1])"'
+SERIAL = ('python -c "import sys, time; time.sleep(2); '
+          'open(sys.argv[1], \'w\').write(\'\'.join(open(f).read() for f in sys.argv[2:]) + sys.argv[1])"')
 
 
 def test_a_cluster_runs_stages_on_several_nodes_and_leaves_the_serial_lock(tmp_path, monkeypatch):
-    "A head (no CPU for stages: the driver and DVC's recorder) and two 1-CPU workers: b and c side by side on the two workers."
+    "A head (no CPU for stages: the driver and DVC's recorder) and two 1-CPU workers: b and c side by side on both."
     import ray
     from ray.cluster_utils import Cluster
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site"))
     deps = {"a": [], "b": ["a.txt"], "c": ["a.txt"], "d": ["b.txt", "c.txt"]}
-    stages = {s: (f"{SERIAL} {s}.txt {' '.join(d)}", d, ["c"] if s == "c" else [], [f"{s}.txt"]) for s, d in deps.items()}
+    stages = {s: (f"{SERIAL} {s}.txt {' '.join(d)}", d, ["c"] if s == "c" else [], [f"{s}.txt"])
+              for s, d in deps.items()}
     repo, serial = make_project(tmp_path / "p", stages), make_project(tmp_path / "serial", stages)
     subprocess.run(["dvc", "repro", "-q"], cwd=serial, check=True)
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
@@ -166,11 +170,11 @@ GPU_STAGE = ('python -c "import os, sys, time; t = time.time(); time.sleep(1.5);
 
 
 def test_gpu_stages_get_distinct_devices_never_more_than_there_are(tmp_path, local_ray):
-    "Five GPU stages on 2 declared GPUs and 4 CPUs: at most two at once, each pair on two devices; a CPU stage sees none."
+    "Five GPU stages on 2 declared GPUs and 4 CPUs: at most two at once, on two devices; a CPU stage sees none."
     stages = {f"g{i}": (f"{GPU_STAGE} g{i}.txt", [], [], [f"g{i}.txt"]) for i in range(5)}
     stages["cpu"] = (f"{GPU_STAGE} cpu.txt", [], [], ["cpu.txt"])
-    repo = make_project(tmp_path / "g", stages, "profile: demo\nengine:\n  common: {g0: {gpus: 1}, g1: {gpus: 1}, g2: {gpus: 1}, "
-                                                 "g3: {gpus: 1}, g4: {gpus: 1}}\n")
+    engine = ", ".join(f"g{i}: {{gpus: 1}}" for i in range(5))
+    repo = make_project(tmp_path / "g", stages, f"profile: demo\nengine:\n  common: {{{engine}}}\n")
     assert repro(repo, out=io.StringIO()) == 0
     runs = {s: (repo / f"{s}.txt").read_text().split() for s in stages}
     assert len(runs["cpu"]) == 2                                                     # CUDA_VISIBLE_DEVICES empty
@@ -183,10 +187,12 @@ def test_gpu_stages_get_distinct_devices_never_more_than_there_are(tmp_path, loc
 
 
 def test_a_failing_stage_stops_only_its_dependents(tmp_path, local_ray):
-    "a → b, a → c (fails) → d, e alone: b and e finish and are recorded, d never runs, the summary names c and its log."
+    "a → b, a → c (fails) → d, e alone: b and e finish and are recorded, d never runs; the summary names c, its log."
     w = lambda s: f"echo {s} > {s}.txt"
-    stages = {"a": (w("a"), [], [], ["a.txt"]), "b": (f"sleep 2 && {w('b')}", ["a.txt"], [], ["b.txt"]),
-              "c": ("echo 'c cannot go on' && exit 3", ["a.txt"], [], ["c.txt"]), "d": (w("d"), ["c.txt"], [], ["d.txt"]),
+    stages = {"a": (w("a"), [], [], ["a.txt"]),
+              "b": (f"sleep 2 && {w('b')}", ["a.txt"], [], ["b.txt"]),
+              "c": ("echo 'c cannot go on' && exit 3", ["a.txt"], [], ["c.txt"]),
+              "d": (w("d"), ["c.txt"], [], ["d.txt"]),
               "e": (w("e"), [], [], ["e.txt"])}
     repo = make_project(tmp_path / "f", stages)
     out = io.StringIO()
@@ -199,12 +205,45 @@ def test_a_failing_stage_stops_only_its_dependents(tmp_path, local_ray):
 
 
 def test_a_stage_whose_worker_dies_runs_once_more(tmp_path, local_ray):
-    "Stage `once` kills its Ray worker on its first try and succeeds on the second; `always` kills it on both and fails."
-    die = 'echo try >> {0}.tries && if [ $(wc -l < {0}.tries) -le {1} ]; then kill -9 $PPID; sleep 5; fi; echo ok > {0}.txt'
-    stages = {"once": (die.format("once", 1), [], [], ["once.txt"]), "always": (die.format("always", 9), [], [], ["always.txt"])}
+    "Stage `once` kills its Ray worker on its first try and succeeds on the second; `always` kills it on both."
+    die = ('echo try >> {0}.tries && if [ $(wc -l < {0}.tries) -le {1} ]; then kill -9 $PPID; sleep 5; fi; '
+           'echo ok > {0}.txt')
+    stages = {s: (die.format(s, tries), [], [], [f"{s}.txt"]) for s, tries in (("once", 1), ("always", 9))}
     repo = make_project(tmp_path / "r", stages)
     out = io.StringIO()
     assert repro(repo, out=out) == 1
     assert (repo / "once.tries").read_text().count("try") == 2 and (repo / "once.txt").exists()
     assert (repo / "always.tries").read_text().count("try") == 2                   # retried once, not more
     assert "1 stage(s) failed: always" in out.getvalue() and stale_stages(repo) == ["always"], out.getvalue()
+
+
+def test_preprocessing_split_into_ray_tasks_gives_the_one_process_cache(tmp_path, local_ray):
+    "Three shards on the declared GPUs (MTCNN on the CPU here), merged: the same files, byte for byte, as one process."
+    import cv2, numpy as np, pandas as pd, skimage.data
+    from bigarts.preprocess import preprocess, preprocess_shards
+    from bigarts.video import write_video
+    face = cv2.resize(skimage.data.astronaut()[30:250, 120:330], (120, 128))
+    def clip(tint, shift):
+        frames = []
+        for i in range(8):
+            f = np.full((240, 320, 3), 90, np.uint8)
+            x = 40 + shift + 6 * i
+            f[50:178, x:x + 120] = np.clip(face.astype(int) + tint, 0, 255)
+            frames.append(f)
+        return frames
+    rows = []
+    for r in range(3):
+        write_video(tmp_path / f"r{r}.mp4", clip(0, 10 * r))
+        write_video(tmp_path / f"f{r}.mp4", clip(25, 10 * r))
+        rows.append(dict(video_id=f"t/r{r}", source_id="", label=0))
+        rows.append(dict(video_id=f"t/f{r}", source_id=f"t/r{r}", label=1))
+    (tmp_path / "bad.mp4").write_text("not a video")
+    rows.append(dict(video_id="t/bad", source_id="", label=0))
+    idx = pd.DataFrame(rows).assign(dataset="t", split="test", identity="p",
+                                    path=lambda d: [str(tmp_path / f"{v.split('/')[1]}.mp4") for v in d.video_id])
+    one = preprocess(idx, tmp_path / "one", every=4, progress=False, device="cpu")
+    split = preprocess_shards(idx, tmp_path / "split", 3, cpus=1, gpus=1, every=4)
+    files = lambda root: {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    a, b = files(tmp_path / "one"), files(tmp_path / "split")
+    assert sorted(a) == sorted(b) and [k for k in a if a[k] != b[k]] == []
+    assert len(one) == len(split) > 0 and one.video_id.nunique() == 6                # the bad one is in failures.csv
