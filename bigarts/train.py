@@ -181,9 +181,10 @@ def make_loader(dataset, cfg: TrainConfig, start_step: int, rank: int = 0, world
                       generator=torch.Generator().manual_seed(cfg.seed))   # its own RNG: see below
 
 def one_thread(worker_id: int):
-    "Loader workers use one OpenCV and one torch thread each (the workers are the parallelism)."
+    "Loader workers use one OpenCV and one torch thread each (the workers are the parallelism); SIGTERM is the trainer's."
     import cv2
     cv2.setNumThreads(1); torch.set_num_threads(1)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)   # the trainer writes its resume point, then stops its loaders
 
 def worker_context(workers: int):
     """Loader workers start from a clean `forkserver` process, not a `fork` of this one: a fork taken while
