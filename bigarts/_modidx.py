@@ -386,6 +386,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'bigarts.scheduler.StageFailed.__str__': ('scheduler.html#stagefailed.__str__', 'bigarts/scheduler.py'),
                                    'bigarts.scheduler._session': ('scheduler.html#_session', 'bigarts/scheduler.py'),
                                    'bigarts.scheduler._tail': ('scheduler.html#_tail', 'bigarts/scheduler.py'),
+                                   'bigarts.scheduler.cancel': ('scheduler.html#cancel', 'bigarts/scheduler.py'),
                                    'bigarts.scheduler.connect': ('scheduler.html#connect', 'bigarts/scheduler.py'),
                                    'bigarts.scheduler.critical_minutes': ('scheduler.html#critical_minutes', 'bigarts/scheduler.py'),
                                    'bigarts.scheduler.downstream': ('scheduler.html#downstream', 'bigarts/scheduler.py'),

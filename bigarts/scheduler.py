@@ -13,7 +13,7 @@ from .core import build, load_params, read_params
 # %% auto #0
 __all__ = ['ASK_KEYS', 'stage_graph', 'stale_stages', 'downstream', 'upstream', 'Ask', 'stage_asks', 'critical_minutes',
            'submission_order', 'makespan', 'Job', 'stage_jobs', 'StageFailed', 'run_stage', 'stop', 'Recorder',
-           'connect', 'fit', 'submit', 'repro', 'wait', 'main']
+           'connect', 'fit', 'submit', 'repro', 'cancel', 'wait', 'main']
 
 # %% ../nbs/69a_scheduler.ipynb #6b522699
 def stage_graph(repo: str | os.PathLike = ".") -> dict[str, list[str]]:
@@ -278,14 +278,20 @@ def repro(repo: str | os.PathLike = ".", cpus: int | None = None, gpus: int | No
         say(f"{len(todo)} of {len(graph)} stages to run on {len(nodes)} node(s) ({where}), "
             f"{total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs; logs in {logs}/")
         return wait(graph, ran, recorded, fail_fast, say)
-    except KeyboardInterrupt:   # the stages are cancelled: each gets SIGTERM, a training writes its resume point
-        for r in ran.values(): ray.cancel(r)
+    except KeyboardInterrupt:
+        cancel(ran)
         say("interrupted; the stages recorded so far are in dvc.lock")
         return 130
     finally:
         if own: ray.shutdown()
 
 # %% ../nbs/69a_scheduler.ipynb #e3b48ab3
+def cancel(ran: dict, grace: float = 120):
+    "Cancel every stage task and wait until each has stopped its processes (`stop`: trainings write resume points)."
+    import ray
+    for r in ran.values(): ray.cancel(r)
+    ray.wait(list(ran.values()), num_returns=len(ran), timeout=grace)
+
 def wait(graph, ran: dict, recorded: dict, fail_fast: bool, say) -> int:
     "Report each stage as its record comes in; → 0, or 1 with a summary of the failed stages and their dependents."
     import ray
@@ -300,9 +306,7 @@ def wait(graph, ran: dict, recorded: dict, fail_fast: bool, say) -> int:
         except (ray.exceptions.RayError, StageFailed) as e:
             errors[s] = getattr(e, "cause", None) or e
             if isinstance(errors[s], StageFailed) and errors[s].stage == s: say(f"{s} FAILED: {errors[s].why}")
-            if fail_fast:
-                for t in ran.values(): ray.cancel(t)
-                ray.wait(list(ran.values()), num_returns=len(ran), timeout=120)   # stopped stages end their processes
+            if fail_fast: cancel(ran)
     failed = [s for s in graph if s in errors and not upstream(graph, s) & set(errors)]
     if not failed:
         say(f"all {len(recorded)} stages finished and are recorded in dvc.lock")
