@@ -23,9 +23,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m uv pip uninstall --python $(PY) -q rfc3987-syntax
 	@touch $(STAMP)
 
-# dvc repro, two stages at a time (one per core; bigarts.engine.repro). A plain `dvc repro` gives the same models and tables.
+# dvc repro on a local Ray sized to the machine (bigarts.scheduler: on 2 cores, two one-thread trainings side by side).
+# A plain `dvc repro` gives the same models and tables.
 demo: install
-	PATH="$(BIN):$$PATH" bigarts repro --jobs 2
+	PATH="$(BIN):$$PATH" bigarts repro
 	$(BIN)/bigarts readme   # the README's headline table := tables/table1.md (tests/test_audit.py checks they agree)
 
 # Tests write checkpoints (up to ~230 MB each) into temporary folders. They live in one folder removed at the end,

@@ -13,8 +13,10 @@ What it measures (no dataset needed):
               ForgeryDataset — blends, masks, JPEG — read from a face cache of the synthetic corpus through the
               trainer's loader);
   score       per run, img/s of the evaluation's forward pass (eval mode, no grad, evaluate's batch size).
-Then each stage's projected hours on the paper's data, and the total. Video lengths are not in the paper: every
-video is taken to have --frames-per-video frames (an assumption the output repeats). On a CPU the same runs small
+Then each stage's projected hours on the paper's data, the total, and the wall time on 1, 2, 4 and 8 GPUs with the
+stages scheduled over the pipeline's graph as `bigarts repro` schedules them (bigarts.scheduler.makespan).
+Video lengths are not in the paper: every video is taken to have --frames-per-video frames (an assumption the output
+repeats). On a CPU the same runs small
 (--size 64, --batch 8, few steps) and every figure is labelled a CPU one. Prints its figures; asserts nothing.
 """
 from __future__ import annotations
@@ -68,6 +70,23 @@ def project(rates: dict, runs: dict, sec5: dict, frames_per_video: int = 300, ev
     add("partial", len(sec5["partial_runs"]) * sec5["regions"] * celeb, "frames",
         sum(h(sec5["regions"] * celeb, rates["score"].get(r)) for r in sec5["partial_runs"]))
     return pd.DataFrame(rows)
+
+
+def stage_graph(d: pd.DataFrame) -> dict[str, list[str]]:
+    "The projection's stages → the stages each reads from, as in dvc.yaml (Sec. 5 reads run `both`; Table 7 gsrm, rfm too)."
+    trains = [s for s in d.stage if s.startswith("train@")]
+    table7 = [t for t in trains if t in ("train@both", "train@gsrm", "train@rfm")]
+    reads = {"preprocess": [], "evaluate": trains, "partial": table7}
+    reads.update({t: ["preprocess"] for t in trains})
+    return {s: reads.get(s, [t for t in trains if t == "train@both"]) for s in d.stage}
+
+
+def wall_hours(d: pd.DataFrame, gpus: int) -> float:
+    """Hours of the projection `d` on `gpus` GPUs scheduled over the stage graph as `bigarts repro` schedules them:
+    preprocessing split by video over every GPU (engine.paper.preprocess.shards), each other stage on one GPU."""
+    from bigarts.scheduler import makespan
+    hours = {**dict(zip(d.stage, d.hours)), "preprocess": d.set_index("stage").hours["preprocess"] / gpus}
+    return makespan(stage_graph(d), hours, gpus, {s: 1 for s in d.stage})
 
 
 def paper_runs(params: str, only: list[str] | None = None) -> dict:
@@ -192,8 +211,12 @@ def main(argv=None) -> int:
     print(d[["stage", "work", "unit", "hours"]].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"total: {d.hours.sum(min_count=len(d)):.1f} h; largest: " + ", ".join(
         f"{r.stage} {r.hours:.1f} h" for r in d.nlargest(3, "hours").itertuples()))
+    wall = {g: wall_hours(d, g) for g in (1, 2, 4, 8)}
+    print(f"\nWall time over the stage graph (bigarts repro: preprocessing split over the GPUs, every other stage "
+          f"on one, the longest chain first), from the rates measured on {card}:")
+    for g, h in wall.items(): print(f"  {g} GPU{'s' if g > 1 else ' '}  {h:7.1f} h  ×{wall[1] / h:.2f}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"device": card, "rates": rates, "runs": measured,
+        Path(a.json).write_text(json.dumps({"device": card, "rates": rates, "runs": measured, "wall_hours": wall,
                                             "projection": d.to_dict(orient="records")}, indent=2, default=str))
     return 0
 

@@ -15,14 +15,15 @@ from .core import atomic_write
 from .methods import METHODS, build_method
 
 # %% auto #0
-__all__ = ['BEST', 'LAST', 'RESUME_FORMAT', 'RESUME_VERSIONS', 'MODEL_FORMAT', 'MODEL_VERSION', 'PLAIN', 'CheckpointError',
-           'NoModel', 'seed_dirs', 'run_models', 'plain', 'rng_states', 'set_rng_states', 'read_bytes', 'container',
-           'version1_data', 'load_torch', 'load_safetensors', 'read_checkpoint', 'jsonable', 'kit_version', 'header',
-           'save_resume_point', 'model_input', 'save_model_file', 'save_no_model', 'no_model', 'training_record',
-           'describe', 'load_checkpoint', 'convert', 'main']
+__all__ = ['BEST', 'LAST', 'BEST_SO_FAR', 'RESUME_FORMAT', 'RESUME_VERSIONS', 'MODEL_FORMAT', 'MODEL_VERSION', 'PLAIN',
+           'CheckpointError', 'NoModel', 'seed_dirs', 'run_models', 'plain', 'rng_states', 'set_rng_states',
+           'read_bytes', 'container', 'version1_data', 'load_torch', 'load_safetensors', 'read_checkpoint', 'jsonable',
+           'kit_version', 'header', 'save_resume_point', 'model_input', 'save_model_file', 'save_no_model', 'no_model',
+           'training_record', 'describe', 'load_checkpoint', 'convert', 'main']
 
 # %% ../nbs/51_checkpoint.ipynb #a319fbc6
 BEST, LAST = "checkpoint_best.safetensors", "checkpoint_last.pt"   # in a run's folder: the model file, the resume point
+BEST_SO_FAR = "best_so_far.safetensors"   # the model file as of the resume point (DVC removes BEST before a rerun)
 RESUME_FORMAT, RESUME_VERSIONS = "bigarts-checkpoint", (1, 2)     # 1: RNG states and scores as pickled NumPy objects
 MODEL_FORMAT, MODEL_VERSION = "bigarts-model", 1
 

@@ -19,7 +19,7 @@ COMMANDS = {  # name: (module:function, one-line help)
     "readme":     ("bigarts.report:readme_main", "copy the headline table tables/table1.md into README.md (--check: compare)"),
     "detect":     ("bigarts.detect:main",     "fake probability of any video, image or folder, with M_in/M_ex/Grad-CAM explanations"),
     "convert":    ("bigarts.checkpoint:main", "write the shareable model file (safetensors) of a checkpoint, old ones included"),
-    "repro":      ("bigarts.engine:main",     "dvc repro, several independent stages at a time (make demo: --jobs 2)"),
+    "repro":      ("bigarts.scheduler:main",  "dvc repro on Ray: stale stages side by side, on one machine or a cluster"),
 }
 
 # %% ../nbs/90_cli.ipynb #19e610f9

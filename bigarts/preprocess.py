@@ -18,7 +18,7 @@ from .video import VideoReader, VideoError
 
 # %% auto #0
 __all__ = ['SETTINGS_FILE', 'group_key', 'select_shard', 'frame_size', 'source_boxes', 'process_video', 'gather_failures',
-           'check_settings', 'preprocess', 'parse_shard', 'main']
+           'check_settings', 'preprocess', 'preprocess_shards', 'parse_shard', 'main']
 
 # %% ../nbs/13_preprocess.ipynb #01cde75d
 def group_key(index: pd.DataFrame) -> pd.Series:
@@ -163,6 +163,23 @@ def preprocess(index: pd.DataFrame, out, every: int = 10, size: int = 256, worke
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(*args, 1 if dev.type == "cpu" else None)) as ex:
             for part in (reals, fakes): run(part.to_dict("records"), lambda f, r: ex.map(f, r, chunksize=1))
     bar.close()
+    return cache.finalize(gather_failures(cache, index.attrs.get("problems", [])))
+
+# %% ../nbs/13_preprocess.ipynb #8f2e3349
+def preprocess_shards(index: pd.DataFrame, out, shards: int, cpus: int = 1, gpus: int = 0, **kw) -> pd.DataFrame:
+    "`preprocess` as `shards` Ray tasks of `cpus` cores and `gpus` GPUs each (none where the cluster has none), merged."
+    import ray
+    own = not ray.is_initialized()
+    if own: ray.init(log_to_driver=False)   # the cluster at RAY_ADDRESS
+    try:
+        gpus = gpus if ray.cluster_resources().get("GPU") else 0
+        one = ray.remote(preprocess).options(num_cpus=cpus, num_gpus=gpus, max_retries=1)
+        if not gpus: kw.setdefault("device", "cpu")   # MTCNN on the task's GPU, if any
+        kw.update(workers=cpus, progress=False)
+        ray.get([one.remote(index, out, shard=(i, shards), **kw) for i in range(shards)])
+    finally:
+        if own: ray.shutdown()
+    cache = FaceCache(out)
     return cache.finalize(gather_failures(cache, index.attrs.get("problems", [])))
 
 # %% ../nbs/13_preprocess.ipynb #5b653ce5

@@ -4,9 +4,9 @@
 
 # %% ../nbs/50_train.ipynb #a3690ab1
 from __future__ import annotations
-import argparse, dataclasses, json, math, os, random, sys, time
+import argparse, dataclasses, json, math, os, random, signal, sys, threading, time
 from collections import defaultdict
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from .core import atomic_write, build, get_device, load_params, seed_everything
 from .core import check_name
-from .checkpoint import BEST, LAST, read_checkpoint, save_model_file, save_resume_point, set_rng_states, training_record
+from .checkpoint import BEST, BEST_SO_FAR, LAST, read_checkpoint, save_model_file, save_resume_point
+from .checkpoint import set_rng_states, training_record
 from .model import VARIANTS, BiGArts, bigarts_loss, cls_logits
 from .methods import METHODS, build_method, recipe_settings
 from .trainset import AUGMENTATIONS
@@ -29,9 +30,10 @@ from .trainset import AUGMENTATIONS
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'TRAIN_KEYS', 'RESUMABLE_CHANGES', 'TrainConfig', 'bf16_pays', 'resolve', 'build_model',
            'train_settings', 'make_optimizer', 'StreamDataset', 'is_positional', 'seeded', 'StreamSampler',
            'make_loader', 'one_thread', 'worker_context', 'to_device', 'unwrap', 'objective', 'train_step',
-           'frame_scores', 'validation_problem', 'video_auc', 'scoring_flags', 'check_resume', 'init_distributed',
-           'open_live', 'repair_curve', 'default_datasets', 'cache_datasets', 'mean_over_processes', 'train', 'summary',
-           'validate_and_save', 'parse_args', 'profile_of', 'config_from_args', 'main']
+           'frame_scores', 'validation_problem', 'video_auc', 'scoring_flags', 'check_resume', 'resume_point',
+           'sigterm_flag', 'told_to_stop', 'init_distributed', 'open_live', 'repair_curve', 'default_datasets',
+           'cache_datasets', 'mean_over_processes', 'train', 'summary', 'validate_and_save', 'parse_args', 'profile_of',
+           'config_from_args', 'main']
 
 # %% ../nbs/50_train.ipynb #5dd1903c
 OPTIMIZERS, SCHEDULES = ("adam", "sgd"), ("cosine", "constant")
@@ -190,9 +192,10 @@ def make_loader(dataset, cfg: TrainConfig, start_step: int, rank: int = 0, world
                       generator=torch.Generator().manual_seed(cfg.seed))   # its own RNG: see below
 
 def one_thread(worker_id: int):
-    "Loader workers use one OpenCV and one torch thread each (the workers are the parallelism)."
+    "Loader workers use one OpenCV and one torch thread each (the workers are the parallelism); SIGTERM is the trainer's."
     import cv2
     cv2.setNumThreads(1); torch.set_num_threads(1)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)   # the trainer writes its resume point, then stops its loaders
 
 def worker_context(workers: int):
     """Loader workers start from a clean `forkserver` process, not a `fork` of this one: a fork taken while
@@ -283,6 +286,40 @@ def check_resume(cfg: TrainConfig, saved: dict, path=""):
         raise ValueError(f"Cannot resume from {path}: the configuration differs in " + "; ".join(diff) +
                          ". Resume with the checkpoint's settings, or train into a new --out folder.")
 
+# %% ../nbs/50_train.ipynb #fbd14357
+def resume_point(cfg: TrainConfig, out_dir) -> bool:
+    "Whether `out_dir` holds a resume point of `cfg` to go on from; one of another configuration is set aside."
+    last = Path(out_dir)/LAST
+    if not last.exists(): return False
+    try:
+        check_resume(cfg, read_checkpoint(last, map_location="cpu")["config"], last)
+        return True
+    except ValueError as e:   # another configuration, or a file this kit does not load (CheckpointError)
+        aside = last.with_name(f"{LAST}.set-aside")
+        os.replace(last, aside)
+        (last.parent/BEST_SO_FAR).unlink(missing_ok=True)
+        print(f"{e}\nIt is set aside as {aside}; the run starts at step 0.", file=sys.stderr)
+        return False
+
+# %% ../nbs/50_train.ipynb #f8883b8e
+@contextmanager
+def sigterm_flag():
+    "A list that SIGTERM appends to while the block runs (in the main thread; elsewhere signals cannot be caught)."
+    got = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+    try: yield got
+    finally: signal.signal(signal.SIGTERM, old)
+
+def told_to_stop(got: list, world: int, device: torch.device) -> bool:
+    "Whether SIGTERM came, to this process or (under DDP) to any."
+    if world == 1: return bool(got)
+    flag = torch.tensor(float(bool(got)), device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
 # %% ../nbs/50_train.ipynb #08471c79
 def init_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device, bool]:
     "(rank, world size, device, whether we initialised the process group) from torchrun's environment."
@@ -355,6 +392,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
     rank, world, device, own_group = init_distributed(cfg)
     flags, out = resolve(cfg, device), Path(out_dir)
     was_deterministic, was_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    stack = ExitStack()
     try:
         torch.use_deterministic_algorithms(flags["deterministic"], warn_only=True)
         if cfg.threads: torch.set_num_threads(cfg.threads)
@@ -380,6 +418,8 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
             model.load_state_dict(ckpt["model"]); optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"]); set_rng_states(ckpt["rng"])
             state = {k: ckpt[k] for k in state}
+            if rank == 0 and (out/BEST_SO_FAR).exists():   # the model file as of the resume point
+                with atomic_write(out/BEST, "wb") as f: f.write((out/BEST_SO_FAR).read_bytes())
 
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if world > 1 else model
         if flags["compile"]: net = torch.compile(net)
@@ -406,6 +446,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
             running, parts_sum, n_run = torch.zeros((), device=device), defaultdict(float), 0
 
         model.train()
+        stop = stack.enter_context(sigterm_flag())
         for step in range(state["step"], cfg.total_steps):
             batch = to_device(next(loader), device, flags["channels_last"])
             loss, parts = train_step(net, batch, optimizer, cfg, flags["amp"])
@@ -419,6 +460,10 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
                 check_and_log(done)
                 state["step"] = done
                 validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live, about)
+            if done < cfg.total_steps and told_to_stop(stop, world, device):
+                state["step"] = done
+                if rank == 0: save_resume_point(out/LAST, model, optimizer, scheduler, cfg, state)
+                raise SystemExit(f"SIGTERM: stopped after step {done}, resume point {out/LAST} written")
         bar.close()
         elapsed = time.perf_counter() - t0
         metrics = {**summary(cfg, state, about), "train_img_per_s": seen / elapsed if elapsed > 0 else float("nan"), "world_size": world,
@@ -428,6 +473,7 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
             if live: live.end()
         return metrics
     finally:
+        stack.close()
         torch.use_deterministic_algorithms(was_deterministic); torch.set_num_threads(was_threads)
         if own_group: dist.destroy_process_group()
 
@@ -451,7 +497,9 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
         if live:
             live.step = state["step"]
             if math.isfinite(auc): live.log_metric("val/auc", auc)
-        if better: save_model_file(out/BEST, model, cfg, state, about)
+        if better:
+            save_model_file(out/BEST, model, cfg, state, about)
+            with atomic_write(out/BEST_SO_FAR, "wb") as f: f.write((out/BEST).read_bytes())
         save_resume_point(out/LAST, model, optimizer, scheduler, cfg, state)
         with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state, about), f, indent=2)
         if live: live.make_summary()

@@ -30,6 +30,16 @@ def test_the_projection_adds_up():
     assert d.hours.sum() == pytest.approx(sum(d.hours))
 
 
+def test_the_wall_time_follows_the_stage_graph():
+    d = pb.project(RATES, RUNS, SEC5, frames_per_video=300, every=10)
+    h = d.set_index("stage").hours
+    assert pb.wall_hours(d, 1) == pytest.approx(h.sum())                         # one GPU: one stage after another
+    after_both = h["train@both"] + max(h["robustness"], h["compression (re-encoding not measured)"])
+    after_all = h["train@gsrm"] + max(h["evaluate"], h["partial"])                # gsrm trains longer than both
+    chain = h["preprocess"] / 8 + max(after_both, after_all)                      # as many GPUs as stages: the longest chain
+    assert pb.wall_hours(d, 8) == pytest.approx(chain) and pb.wall_hours(d, 2) <= pb.wall_hours(d, 1)
+
+
 def test_a_missing_rate_is_not_a_zero():
     d = pb.project({**RATES, "train": {"both": 1600.0}}, RUNS, SEC5).set_index("stage")
     assert math.isnan(d.hours["train@gsrm"]) and not math.isnan(d.hours["train@both"])

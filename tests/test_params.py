@@ -21,13 +21,24 @@ def _valid(section, profile):
             "preprocess": [k for k in inspect.signature(preprocess).parameters if k not in ("index", "out", "detector_kw")],
             "train": TRAIN_KEYS,
             "evaluate": ["split", "batch_size", "workers"],
-            "robustness": ROBUSTNESS_KEYS, "explain": EXPLAIN_KEYS}[section]
+            "robustness": ROBUSTNESS_KEYS, "explain": EXPLAIN_KEYS,
+            "engine": list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])}[section]   # bigarts.scheduler.stage_asks
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize("section", ["corpus", "preprocess", "train", "evaluate", "robustness", "explain"])
+@pytest.mark.parametrize("section", ["corpus", "preprocess", "train", "evaluate", "robustness", "explain", "engine"])
 def test_committed_params_are_valid(section, profile):
     load_params(section, profile, PARAMS, valid=_valid(section, profile))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_stage_asks_ray_for_what_the_engine_section_says(profile):
+    "Each stage of dvc.yaml gets an Ask from the engine section; a training's cores are the threads it pins."
+    from bigarts.scheduler import stage_asks
+    stages = {f"{s}@x" if s == "train" else s: [] for s in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]}
+    asks = stage_asks(stages, PARAMS, profile)
+    threads = load_params("train", profile, PARAMS).get("threads")
+    assert asks["train@x"].gpus == 1 and asks["train@x"].cpus == (threads or 8) and asks["report"].gpus == 0
 
 
 @pytest.mark.parametrize("profile", PROFILES)
