@@ -356,13 +356,13 @@ def frame_note(ours: pd.DataFrame, every: int | None) -> str:
             f"the paper does not say how many frames its frame-level numbers use)" + (f", {int(n.iloc[0])} frames for BiG-Arts" if len(n) else ""))
 
 def coverage_line(metrics: pd.DataFrame, d: pd.DataFrame) -> str:
-    "'Coverage (videos scored / total, identities): set n/N k, …' of the test sets of records `d` over the runs of its rows."
+    "'Coverage (videos scored / total): set n/N (k identities), …' of the test sets of records `d` over the runs of its rows."
     m = metrics[metrics.setting.isin(set(d.run))]
     cov = m.groupby("dataset")[["scored", "total"]].max()
     ids = d.groupby("dataset").clusters.max()
     present = [s for s in dict.fromkeys(d.dataset) if s in cov.index]
-    return ("Coverage (videos scored / total, identities): " + (", ".join(
-        f"{s} {int(cov.scored[s])}/{int(cov.total[s])}, {int(ids.get(s, 0))}" for s in present) or "none") + ".")
+    return ("Coverage (videos scored / total): " + (", ".join(
+        f"{s} {int(cov.scored[s])}/{int(cov.total[s])} ({int(ids.get(s, 0))} identities)" for s in present) or "none") + ".")
 
 def sec5_scores(results_dir: str | Path, folder: str, runs, reasons: dict) -> tuple[dict, dict]:
     "The per-video scores of a Sec. 5 stage (`results/FOLDER/videos/RUN.csv`) → ({run: {'videos': …}}, {run: (short, long) why none})."

@@ -84,8 +84,10 @@ def test_the_command_starts_its_own_local_ray_and_stops_at_the_first_failure(pro
     # b runs in a session of its own, as a notebook's kernel does
     d["stages"]["b"]["cmd"] = ("echo b starts && setsid python -c \"import signal, sys, time; "
                                "signal.signal(signal.SIGTERM, lambda *a: (open('b.term', 'w').close(), sys.exit(3))); "
-                               "time.sleep(60)\"")
-    d["stages"]["c"]["cmd"] = "echo 'c cannot go on' && exit 3"
+                               "open('b.ready', 'w').close(); time.sleep(60)\"")
+    # c fails once b is running (a loaded machine may start b's task after c has already failed)
+    d["stages"]["c"]["cmd"] = ("for i in $(seq 600); do [ -e b.ready ] && break; sleep 0.1; done; "
+                               "echo 'c cannot go on' && exit 3")
     (project / "dvc.yaml").write_text(json.dumps(d))
     monkeypatch.delenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")                        # the command sets what it needs
     r = subprocess.run([sys.executable, "-m", "bigarts.cli", "repro", "--cpus", "2", "--fail-fast"], cwd=project,
