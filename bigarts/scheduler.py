@@ -197,12 +197,19 @@ def _session(pid: int) -> int | None:
 
 # %% ../nbs/69a_scheduler.ipynb #90a3eb4a
 class Recorder:
-    "Records finished stages in `dvc.lock` (`dvc commit`) at `root`, one at a time, on the driver's host."
+    """Records finished stages in `dvc.lock` at `root`, one at a time, on the driver's host, as `dvc repro` records a stage
+    it ran: outputs saved and committed, and DVC's run-cache left out when the stage has an output with `cache: false`
+    (`dvc commit` would copy such an output, e.g. a face cache, into `.dvc/cache` for the run-cache)."""
     def __init__(self, root: str): self.root, self.lock = root, threading.Lock()
     def commit(self, done: dict) -> dict:
         from dvc.repo import Repo
         try:
-            with self.lock, chdir(self.root), Repo(".") as r: r.commit(done["stage"], force=True)
+            with self.lock, chdir(self.root), Repo(".") as r, r.lock:
+                (stage,) = r.stage.collect(done["stage"])
+                uncached = any(not o.use_cache for o in stage.outs if not (o.is_metric or o.is_plot))
+                stage.save(run_cache=not uncached)
+                stage.commit()
+                stage.dvcfile.dump_stages([stage], update_pipeline=False)
         except Exception as e: raise StageFailed(done["stage"], done["log"], f"not recorded by DVC: {e}") from None
         return {**done, "recorded": time.time()}
 

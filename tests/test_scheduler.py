@@ -208,6 +208,16 @@ def test_a_failing_stage_stops_only_its_dependents(tmp_path, local_ray):
     assert sorted(stale_stages(repo)) == ["c", "d"]                                  # a, b and e are recorded
 
 
+def test_an_output_with_cache_false_stays_out_of_dvcs_cache(tmp_path, local_ray):
+    "As `dvc repro` records it: `b`'s output with `cache: false` (a face cache, say) is not copied into .dvc/cache."
+    stages = {"a": ("echo a > a.txt", [], [], ["a.txt"]),
+              "b": ("echo uncached-output > b.txt", ["a.txt"], [], [{"b.txt": {"cache": False}}])}
+    repo = make_project(tmp_path / "u", stages)
+    assert repro(repo, out=io.StringIO()) == 0 and stale_stages(repo) == []
+    cached = {p.read_text() for p in (repo / ".dvc/cache/files").rglob("*") if p.is_file()}
+    assert "a\n" in cached and "uncached-output\n" not in cached, cached
+
+
 def test_a_stage_whose_worker_dies_runs_once_more(tmp_path, local_ray):
     "Stage `once` kills its Ray worker on its first try and succeeds on the second; `always` kills it on both."
     die = ('echo try >> {0}.tries && if [ $(wc -l < {0}.tries) -le {1} ]; then kill -9 $PPID; sleep 5; fi; '
