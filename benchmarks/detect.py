@@ -32,7 +32,7 @@ from bigarts.video import write_video
 def make_clips(out: Path, n: int, frames: int, fps: int = 30) -> list[Path]:
     "`n` 720p clips (real/fake pairs of different identities) of `frames` frames at `fps`."
     from bigarts import synth
-    bases, size = synth.base_faces(), synth.Size(frames=frames, width=640, height=360, split_identities=3, test_identities=2, clips=1)
+    bases, size = synth.base_faces(), synth.Size(frames=frames, test_frames=frames, width=640, height=360, train_identities=3, val_identities=1, test_identities=2, clips=1)
     paths = []
     for k in range((n + 1) // 2):
         pair = synth.make_pair(synth.get_mix("celebdf"), size, 0, f"clip{k}", bases[k % len(bases)], bases[(k + 1) % len(bases)])

@@ -22,10 +22,10 @@ from .uncertainty import RESAMPLES, Estimate, average_over_sets, difference, est
 
 # %% auto #0
 __all__ = ['PAPER_DATASETS', 'PAPER', 'PAPER_COLUMNS', 'PAPER_AVG', 'NO_DATA', 'RUN_OF_METHOD', 'CELEBDF_ROWS', 'TABLE_RUNS',
-           'CAPTIONS', 'COLUMN_MEASURE', 'ALPHA', 'HEADLINE', 'AXES', 'table_title', 'read_scores', 'run_scores',
-           'run_reasons', 'read_run_metrics', 'Column', 'cell_items', 'why_undefined', 'table_records', 'compare_rows',
-           'cell_text', 'reasons_note', 'differences_md', 'render', 'frame_note', 'coverage_line', 'sec5_scores',
-           'write_tables', 'write_table', 'headline', 'readme_main', 'no_data_figure', 'plot_robustness']
+           'CAPTIONS', 'COLUMN_MEASURE', 'ALPHA', 'HEADLINE', 'AXES', 'corpus_label', 'table_title', 'read_scores',
+           'run_scores', 'run_reasons', 'read_run_metrics', 'Column', 'cell_items', 'why_undefined', 'table_records',
+           'compare_rows', 'cell_text', 'reasons_note', 'differences_md', 'render', 'frame_note', 'coverage_line',
+           'sec5_scores', 'write_tables', 'write_table', 'headline', 'readme_main', 'no_data_figure', 'plot_robustness']
 
 # %% ../nbs/70_report.ipynb #0b36e02d
 PAPER_DATASETS = ["UADFV", "DT-LQ", "DT-HQ", "FF++", "DFD", "DFDC-P", "Celeb-DF"]
@@ -141,10 +141,13 @@ CAPTIONS = {
     "table8": "AUC under video re-compression (H.264, constant rate factor) on Celeb-DF",
 }
 
+def corpus_label(corpus: dict) -> str:
+    "What a table or figure was computed on: synthetic data say so."
+    return "SYNTHETIC corpus (bigarts synth), not the paper's data" if corpus.get("synthetic", True) else "real datasets"
+
 def table_title(table: str, corpus: dict, profile: str) -> str:
     "`Table N — caption — data; profile`: synthetic data say so in the title."
-    data = "SYNTHETIC corpus (bigarts synth), not the paper's data" if corpus.get("synthetic", True) else "real datasets"
-    return f"Table {table[5:]} — {CAPTIONS[table]} — {data}; profile `{profile}`"
+    return f"Table {table[5:]} — {CAPTIONS[table]} — {corpus_label(corpus)}; profile `{profile}`"
 
 # %% ../nbs/70_report.ipynb #fac9e356
 COLUMN_MEASURE = {  # the columns of Tables 2 and 3 → (measure of bigarts.metrics, scores: videos | frames)
@@ -225,10 +228,12 @@ def _estimate_record(e: Estimate) -> dict:
     return dict(ours=e.value, lo=e.lo, hi=e.hi, interval=e.kind, clusters=e.clusters)
 
 def table_records(table: str, rows: dict[str, str], columns: list[Column], scores: dict, reasons: dict,
-                  reference: str | None = None, compared=("auc",), average: bool = False, n: int = RESAMPLES) -> pd.DataFrame:
+                  reference: str | None = None, compared=("auc",), average: bool = False, n: int = RESAMPLES,
+                  versus=None) -> pd.DataFrame:
     """One record per cell of `table`: `rows` maps our setting → the paper's row; `scores[setting]` its score tables,
-    `reasons[setting]` (short, long) when it has none. With `reference`, every other row's cells whose measure is in
-    `compared` are compared with the reference row's (paired); with `average`, each row ends with its mean over the columns."""
+    `reasons[setting]` (short, long) when it has none. With `reference`, every other row's cells (or those of the rows
+    `versus`) whose measure is in `compared` are compared with the reference row's (paired); with `average`, each row
+    ends with its mean over the columns. A table beyond the paper has no paper column."""
     measures, memo, recs = sorted({c.measure for c in columns}), {}, []
     def cell(setting, col):
         items = cell_items(scores.get(setting) or reasons.get(setting, ("no results", "no results")), col)
@@ -243,7 +248,7 @@ def table_records(table: str, rows: dict[str, str], columns: list[Column], score
         for col in columns:
             e, reps, why = cell(setting, col)
             pc = col.paper_column or col.name
-            paper = PAPER[table][row][PAPER_COLUMNS[table].index(pc)] if row in PAPER[table] and pc in PAPER_COLUMNS[table] else None
+            paper = PAPER[table][row][PAPER_COLUMNS[table].index(pc)] if row in PAPER.get(table, {}) and pc in PAPER_COLUMNS[table] else None
             rec = dict(table=table, setting=row, run=setting, column=col.name, dataset=col.key or "", stands_in_for=col.paper,
                        measure=col.measure, paper=paper, ours=np.nan, lo=np.nan, hi=np.nan, interval="", clusters=0,
                        reason=why[0] if why else "", reason_long=why[1] if why else "",
@@ -259,14 +264,15 @@ def table_records(table: str, rows: dict[str, str], columns: list[Column], score
                                         else (NO_DATA, "no column has a number", "cell")))
             recs.append(avg)
     d = pd.DataFrame(recs)
-    return compare_rows(d, columns, scores, reference, compared, average, n) if reference else d
+    return compare_rows(d, columns, scores, reference, compared, average, n, versus) if reference else d
 
-def compare_rows(d: pd.DataFrame, columns: list[Column], scores: dict, reference: str, compared, average: bool, n: int) -> pd.DataFrame:
-    "`table_records`' comparisons: `delta`, `delta_lo`, `delta_hi`, `p`, `p_holm`, `differs` (−1, 0, 1) of each row against `reference`."
+def compare_rows(d: pd.DataFrame, columns: list[Column], scores: dict, reference: str, compared, average: bool, n: int,
+                 versus=None) -> pd.DataFrame:
+    "`table_records`' comparisons: `delta`, `delta_lo`, `delta_hi`, `p`, `p_holm`, `differs` (−1, 0, 1) of each row (of `versus`) against `reference`."
     d = d.assign(vs="", delta=np.nan, delta_lo=np.nan, delta_hi=np.nan, p=np.nan)
     ref_row = d.setting[d.run == reference].iloc[0] if (d.run == reference).any() else reference
     for setting in d.run.unique():
-        if setting == reference or setting not in scores or reference not in scores: continue
+        if setting == reference or setting not in scores or reference not in scores or (versus is not None and setting not in versus): continue
         pa, ra, pb, rb = [], [], [], []
         for col in columns:
             if col.measure not in compared: continue
@@ -288,11 +294,12 @@ def compare_rows(d: pd.DataFrame, columns: list[Column], scores: dict, reference
 # %% ../nbs/70_report.ipynb #fcab4053
 def _paper(v) -> str: return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
-def cell_text(r) -> str:
-    "One cell of the Markdown: `ours mark / paper<br>interval`, or `reason / paper`."
-    if r.interval in ("", "undefined"): return f"{r.reason or NO_DATA} / {_paper(r.paper)}"
+def cell_text(r, paper: bool = True) -> str:
+    "One cell of the Markdown: `ours mark / paper<br>interval`, or `reason / paper` (without `paper`: ours only)."
+    tail = f" / {_paper(r.paper)}" if paper else ""
+    if r.interval in ("", "undefined"): return f"{r.reason or NO_DATA}{tail}"
     mark = {1: " ▲", -1: " ▼"}.get(int(getattr(r, "differs", 0) or 0), "")
-    return f"{r.ours:.3f}{mark} / {_paper(r.paper)}<br>{Estimate(r.ours, r.lo, r.hi, r.interval, int(r.clusters)).interval}"
+    return f"{r.ours:.3f}{mark}{tail}<br>{Estimate(r.ours, r.lo, r.hi, r.interval, int(r.clusters)).interval}"
 
 def _grid(d: pd.DataFrame, text, header: list[str]) -> list[str]:
     cols = list(dict.fromkeys(d.column))
@@ -333,11 +340,12 @@ def differences_md(d: pd.DataFrame, header: dict[str, str]) -> str:
             f"{int((d.differs != 0).sum())} do).\n")
 
 def render(d: pd.DataFrame, title: str, what: str, source: str, header: dict[str, str] | None = None,
-           coverage: str = "", n: int = RESAMPLES) -> str:
-    "The Markdown of a table from its records: the grid, how to read it, its source and coverage, the reasons, the differences."
+           coverage: str = "", n: int = RESAMPLES, paper: bool = True) -> str:
+    """The Markdown of a table from its records: the grid, how to read it, its source and coverage, the reasons, the
+    differences. Without `paper` (a table beyond the paper) the cells show ours only."""
     header = header or {}
-    lines = _grid(d, cell_text, [header.get(c, c) for c in dict.fromkeys(d.column)])
-    read = (f"Each cell: **ours / paper** ({what}); below, our 95% interval: a bootstrap over identities (a real person's "
+    lines = _grid(d, lambda r: cell_text(r, paper), [header.get(c, c) for c in dict.fromkeys(d.column)])
+    read = (f"Each cell: **{'ours / paper' if paper else 'ours'}** ({what}); below, our 95% interval: a bootstrap over identities (a real person's "
             f"videos with the fakes made from them, resampled whole), stratified by label, {n:,} resamples; `[≥x]`: "
             f"every resample gave 1.000, so a one-sided 95% bound from the number of identities instead.")
     if "Avg" in set(d.column):

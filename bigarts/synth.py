@@ -11,7 +11,7 @@ from typing import Callable
 
 import cv2
 import numpy as np
-from scipy.interpolate import LinearNDInterpolator
+from scipy.spatial import Delaunay
 
 from .core import atomic_write, check_name
 from .datasets import DATASETS
@@ -19,14 +19,16 @@ from .faces import landmark_model_path
 from .video import IMAGE_SUFFIXES, read_video, write_frames, write_video
 
 # %% auto #0
-__all__ = ['PORTRAIT', 'CANON', 'UPSAMPLERS', 'MASKS', 'BLENDS', 'MIXES', 'SIZES', 'FPS', 'NATIVE', 'TRUTH_COLUMNS',
-           'CORPUS_VERSION', 'dlib_models', 'dlib_landmarks', 'package_photos', 'folder_photos', 'apply_affine',
-           'invert_affine', 'compose', 'similarity', 'piecewise_affine', 'Face', 'face_width', 'head_matte',
-           'make_portrait', 'base_faces', 'morph_landmarks', 'skin_mask', 'restyle', 'make_identity', 'background',
-           'head_motion', 'render_real', 'canonical_transform', 'align_source', 'transposed_conv2x', 'upsample',
-           'synthesize', 'color_transfer', 'swap_mask', 'paste_face', 'swap_frame', 'Mix', 'get_mix', 'draw_choice',
-           'Size', 'get_size', 'rng_for', 'identity_splits', 'make_pair', 'write_clip', 'crop_pair', 'Native',
-           'SynthConfig', 'make_identities', 'plan_dataset', 'build_corpus', 'detection_rates', 'face_crop', 'main']
+__all__ = ['PORTRAIT', 'CANON', 'UPSAMPLERS', 'MASKS', 'BLENDS', 'FAMILIES', 'MIXES', 'SIZES', 'FPS', 'NATIVE', 'CHOICE_COLUMNS',
+           'TRUTH_COLUMNS', 'CORPUS_VERSION', 'dlib_models', 'dlib_landmarks', 'package_photos', 'folder_photos',
+           'apply_affine', 'invert_affine', 'compose', 'similarity', 'piecewise_affine', 'Face', 'face_width',
+           'head_matte', 'make_portrait', 'base_faces', 'morph_landmarks', 'skin_mask', 'restyle', 'make_identity',
+           'background', 'head_motion', 'render_real', 'canonical_transform', 'face_resolution', 'align_source',
+           'transposed_conv2x', 'upsample', 'synthesize', 'color_transfer', 'swap_mask', 'paste_face', 'swap_frame',
+           'Mix', 'get_mix', 'draw_choice', 'assign_families', 'Size', 'get_size', 'rng_for', 'identity_splits',
+           'low_resolution', 'render_pair', 'make_pair', 'write_clip', 'crop_pair', 'detail_kept', 'edge_step',
+           'family_measures', 'Native', 'SynthConfig', 'make_identities', 'split_counts', 'plan_dataset',
+           'build_corpus', 'video_truth', 'detection_rates', 'face_crop', 'main']
 
 # %% ../nbs/15_synth.ipynb #771be416
 @lru_cache(maxsize=1)
@@ -87,14 +89,21 @@ def similarity(scale=1.0, angle=0.0, center=(0, 0), to=(0, 0)) -> np.ndarray:
 
 # %% ../nbs/15_synth.ipynb #0fb5300c
 def piecewise_affine(img: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    "Warp `img` so the points `src` move to `dst` (piecewise-affine on their triangulation; image corners and edge midpoints stay fixed)."
+    """Warp `img` so the points `src` move to `dst`: piecewise-affine on the Delaunay triangulation of `dst` (image corners and
+    edge midpoints stay fixed). Each pixel takes the affine map of the triangle it is drawn in (triangles rasterised by
+    OpenCV at 1/16 px), which is fast at any size; a pixel outside every triangle stays where it is."""
     h, w = img.shape[:2]
-    anchors = np.array([(x, y) for x in (0, w/2, w-1) for y in (0, h/2, h-1) if (x, y) != (w/2, h/2)], np.float32)
-    f = LinearNDInterpolator(np.vstack([dst, anchors]), np.vstack([src, anchors]))
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    m = f(xx.ravel(), yy.ravel()).astype(np.float32).reshape(h, w, 2)
-    m = np.where(np.isnan(m), np.stack([xx, yy], -1), m)
-    return cv2.remap(img, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    anchors = np.array([(x, y) for x in (0, w/2, w-1) for y in (0, h/2, h-1) if (x, y) != (w/2, h/2)], np.float64)
+    P, Q = np.vstack([dst, anchors]).astype(np.float64), np.vstack([src, anchors]).astype(np.float64)
+    tri = Delaunay(P).simplices
+    label = np.full((h, w), len(tri), np.int32)
+    for k, s in enumerate(tri): cv2.fillConvexPoly(label, np.round(P[s]*16).astype(np.int32), int(k), cv2.LINE_8, 4)
+    A = np.stack([cv2.getAffineTransform(P[s].astype(np.float32), Q[s].astype(np.float32)) for s in tri] + [np.eye(3)[:2]])
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64); a = A[label]
+    mx = (a[..., 0, 0]*xx + a[..., 0, 1]*yy + a[..., 0, 2]).astype(np.float32)
+    my = (a[..., 1, 0]*xx + a[..., 1, 1]*yy + a[..., 1, 2]).astype(np.float32)
+    return cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+
 
 # %% ../nbs/15_synth.ipynb #29b9df6d
 PORTRAIT = 256  # side of a portrait, px
@@ -222,7 +231,7 @@ def _wave(rng, T, amp):
     f, ph = rng.uniform(0.3, 1.2, 2), rng.uniform(0, 2*np.pi, 2)
     return amp*(0.7*np.sin(2*np.pi*f[0]*t + ph[0]) + 0.3*np.sin(2*np.pi*2*f[1]*t + ph[1]))
 
-def head_motion(face: Face, rng: np.random.Generator, T: int, w: int, h: int, face_frac=(0.3, 0.38)) -> np.ndarray:
+def head_motion(face: Face, rng: np.random.Generator, T: int, w: int, h: int, face_frac=(0.22, 0.28)) -> np.ndarray:
     "(T, 2, 3) portrait → frame transforms: the face ~`face_frac` of the frame width, moving smoothly."
     s0 = rng.uniform(*face_frac)*w/face_width(face.landmarks)
     c = face.landmarks.mean(0)
@@ -232,7 +241,7 @@ def head_motion(face: Face, rng: np.random.Generator, T: int, w: int, h: int, fa
     return np.stack([similarity(s[t], a[t], c, (cx[t], cy[t])) for t in range(T)]).astype(np.float32)
 
 # %% ../nbs/15_synth.ipynb #a331174e
-def render_real(face: Face, bg: np.ndarray, rng: np.random.Generator, T: int, noise=(1.0, 4.0)):
+def render_real(face: Face, bg: np.ndarray, rng: np.random.Generator, T: int):
     "Frames (T, H, W, 3) uint8 of `face` over `bg` (larger than the frame: the camera pans over it) and landmarks (T, 68, 2)."
     H, W = bg.shape[0] - 16, bg.shape[1] - 16
     Ms = head_motion(face, rng, T, W, H)
@@ -241,18 +250,18 @@ def render_real(face: Face, bg: np.ndarray, rng: np.random.Generator, T: int, no
     d = rng.normal(size=2); d /= np.linalg.norm(d) + 1e-9
     grad = rng.uniform(0, .35)*np.linspace(rng.uniform(0, 1), rng.uniform(0, 1), T)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32); ramp = ((xx - W/2)*d[0] + (yy - H/2)*d[1])/W
-    sigma = rng.uniform(*noise); frames = np.empty((T, H, W, 3), np.uint8)
+    frames = np.empty((T, H, W, 3), np.uint8)
     for t in range(T):
         b = cv2.warpAffine(bg, np.float32([[1, 0, -pan[t, 0]], [0, 1, -pan[t, 1]]]), (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         head = cv2.warpAffine(face.image, Ms[t], (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         a = cv2.warpAffine(face.matte, Ms[t], (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[..., None]
         x = (a*head + (1 - a)*b)*(gain[t]*(1 + grad[t]*ramp))[..., None]
-        frames[t] = np.clip(x + sigma*rng.standard_normal(x.shape, np.float32), 0, 255).astype(np.uint8)
+        frames[t] = np.clip(x + 0.5, 0, 255).astype(np.uint8)
     lms = np.stack([apply_affine(M, face.landmarks) for M in Ms])
     return frames, lms
 
 # %% ../nbs/15_synth.ipynb #62a3cbd8
-CANON = 128  # side of the generator's canonical face square, px
+CANON = 128  # default side of the canonical face square, px
 
 def canonical_transform(lms: np.ndarray, size: int = CANON) -> np.ndarray:
     "2×3 similarity taking landmarks `lms` to the canonical square: eyes level, face width 0.7·size, centred."
@@ -260,6 +269,10 @@ def canonical_transform(lms: np.ndarray, size: int = CANON) -> np.ndarray:
     angle = np.rad2deg(np.arctan2(re[1] - le[1], re[0] - le[0]))
     c = lms.mean(0)
     return similarity(0.7*size/face_width(lms), -angle, c, (size/2, 0.54*size))
+
+def face_resolution(lms: np.ndarray) -> int:
+    "Side of the canonical square in which a face with landmarks `lms` (T, 68, 2) is at least its widest size in the frames."
+    return int(np.ceil(max(face_width(l) for l in lms)/0.7))
 
 def align_source(src: Face, tgt_lms: np.ndarray, size: int = CANON) -> tuple[np.ndarray, np.ndarray]:
     "The source face in the canonical square, reshaped to the target's canonical landmarks; and those landmarks."
@@ -340,85 +353,111 @@ def paste_face(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, kind: str,
 # %% ../nbs/15_synth.ipynb #23529cec
 def swap_frame(frame: np.ndarray, lms: np.ndarray, aligned: np.ndarray, canon_lms: np.ndarray, mix_choice: dict,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    "One fake frame from a real `frame` with landmarks `lms`: synthesise, colour-match, warp, blend. Returns (frame, blend weight)."
-    H, W = frame.shape[:2]; c = mix_choice
-    K = canonical_transform(lms, CANON)                          # frame → canonical
-    tgt = cv2.warpAffine(frame, K, (CANON, CANON), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-    m = swap_mask(c["mask"], canon_lms, (CANON, CANON))
-    g = synthesize(aligned, c["res"], c["upsampler"], rng)
+    """One fake frame from a real `frame` with landmarks `lms`, the source face `aligned` in its canonical square: synthesise
+    (at `res` px, up-sampled; `res` 0: the face as aligned), colour-match, warp, blend. Returns (frame, blend weight)."""
+    H, W = frame.shape[:2]; c = mix_choice; S = aligned.shape[0]
+    K = canonical_transform(lms, S)                              # frame → canonical
+    tgt = cv2.warpAffine(frame, K, (S, S), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    m = swap_mask(c["mask"], canon_lms, (S, S))
+    J = compose(similarity(1 + rng.normal(0, .004), rng.normal(0, .3), (S/2, S/2), (S/2 + rng.normal(0, .4), S/2 + rng.normal(0, .4))), np.eye(3)[:2])
+    g = synthesize(aligned, c["res"], c["upsampler"], rng) if c["res"] else aligned.astype(np.float32)
     g = color_transfer(g, tgt, m, c["color_match"])
-    J = compose(similarity(1 + rng.normal(0, .004), rng.normal(0, .3), (CANON/2, CANON/2), (CANON/2 + rng.normal(0, .4), CANON/2 + rng.normal(0, .4))), np.eye(3)[:2])
     back = invert_affine(compose(J, K))                           # canonical (jittered) → frame
     gf = cv2.warpAffine(g, back, (W, H), flags=cv2.INTER_LINEAR)
     mf = cv2.warpAffine(m, back, (W, H), flags=cv2.INTER_LINEAR)
     return paste_face(gf, frame, mf, c["blend"], c["feather"]*face_width(lms))
 
 # %% ../nbs/15_synth.ipynb #795c81f0
+FAMILIES = ("intrinsic", "extrinsic", "both")   # which artifacts a fake carries
+
 @dataclasses.dataclass(frozen=True)
 class Mix:
-    "A synthetic dataset's manipulation mix: each video draws its settings from these choices and ranges."
+    "A synthetic dataset's manipulation mix: each fake's family, and each video's settings, drawn from these."
+    families: tuple[float, float, float]          # shares of the fakes in `FAMILIES` (intrinsic only, extrinsic only, both)
     upsamplers: tuple[str, ...]
-    res: tuple[int, int]                      # generator resolution (px of the CANON square), range
+    scale: tuple[float, float]                    # generator resolution / the face's resolution in the frame (intrinsic, both)
     masks: tuple[str, ...]
-    blends: tuple[str, ...]
-    feather: tuple[float, float] = (0.02, 0.05)  # alpha feathering sigma, in face widths
-    color_match: tuple[float, float] = (0.7, 1.0)
-    jpeg: tuple[int, int] | None = None         # JPEG quality of every frame before encoding; None: no JPEG
-    noise: tuple[float, float] = (1.0, 4.0)      # camera noise sigma, 0–255 units
-    blur: tuple[float, float] = (0.0, 0.0)       # Gaussian blur sigma of every frame (px), range
-    splits: bool = False                          # train/val/test by identity; else every video is test
-    identities: float = 1.0                       # × the size's number of identities
+    visible: tuple[str, ...] = ("hard", "alpha")    # blends that show the boundary (extrinsic only, both); intrinsic only: Poisson
+    sharp: tuple[float, float] = (0.0, 0.015)      # feathering sigma of a visible alpha blend, in face widths
+    matched: tuple[float, float] = (0.9, 1.0)      # colour-match strength, hidden boundary
+    mismatched: tuple[float, float] = (0.0, 0.5)   # colour-match strength, visible boundary
+    lowres: float = 0.3                            # share of the videos (a real and its fake alike) from a low-resolution source
+    lowres_scale: tuple[float, float] = (0.4, 0.7)  # that source's resolution / the frame's
+    jpeg: tuple[int, int] | None = None            # JPEG quality of every frame before encoding; None: no JPEG
+    noise: tuple[float, float] = (1.0, 4.0)        # camera noise sigma, 0–255 units
+    blur: tuple[float, float] = (0.0, 0.0)         # Gaussian blur sigma of every frame (px), range
+    splits: bool = False                           # train/val/test by identity; else every video is test
+    identities: float = 1.0                        # × the size's number of train and val identities
+
 
 # %% ../nbs/15_synth.ipynb #d954ae12
 MIXES: dict[str, Mix] = {
-    "celebdf": Mix(("bilinear", "transposed"), (40, 64), ("hull", "ellipse"), ("alpha", "poisson"),
-                   feather=(0.03, 0.06), color_match=(0.75, 1.0), jpeg=(88, 98), splits=True),
-    "ffpp": Mix(("nearest", "bilinear"), (32, 48), ("inner", "hull"), ("alpha",),
-                feather=(0.01, 0.03), color_match=(0.4, 0.8), jpeg=(75, 90), splits=True, identities=0.5),   # FF++: one video per identity (plan_dataset)
-    "dfd": Mix(("transposed",), (48, 80), ("hull",), ("poisson",), color_match=(0.8, 1.0), jpeg=(80, 92)),
-    "dfdcp": Mix(UPSAMPLERS, (32, 96), ("hull", "ellipse", "inner"), BLENDS,
-                 color_match=(0.5, 1.0), jpeg=(60, 85), noise=(2.0, 6.0)),
-    "uadfv": Mix(("nearest",), (24, 40), ("rect", "ellipse"), ("hard", "alpha"),
-                 feather=(0.005, 0.015), color_match=(0.0, 0.5)),
-    "dftimit_lq": Mix(("bilinear",), (32, 32), ("ellipse",), ("alpha",), color_match=(0.6, 0.9), jpeg=(85, 95)),
-    "dftimit_hq": Mix(("bilinear",), (64, 64), ("ellipse",), ("alpha",), color_match=(0.6, 0.9), jpeg=(85, 95)),
-    "wilddeepfake": Mix(UPSAMPLERS, (40, 96), ("hull", "ellipse", "inner"), ("alpha", "poisson"),
-                        jpeg=(45, 70), noise=(2.0, 6.0), blur=(0.0, 1.0)),
+    "celebdf": Mix((0.5, 0.15, 0.35), ("bilinear", "transposed"), (0.3, 0.55), ("hull", "ellipse"),
+                   jpeg=(88, 98), lowres=0.3, splits=True),
+    "ffpp": Mix((0.15, 0.25, 0.6), ("nearest", "bilinear"), (0.2, 0.4), ("inner", "hull"), visible=("alpha",),
+                mismatched=(0.2, 0.6), jpeg=(75, 90), lowres=0.2, splits=True, identities=0.5),   # FF++: one video per identity (plan_dataset)
+    "dfd": Mix((0.45, 0.2, 0.35), ("transposed",), (0.3, 0.5), ("hull",), jpeg=(80, 92), lowres=0.2),
+    "dfdcp": Mix((0.34, 0.33, 0.33), UPSAMPLERS, (0.2, 0.55), ("hull", "ellipse", "inner"),
+                 jpeg=(60, 85), noise=(2.0, 6.0), lowres=0.4),
+    "uadfv": Mix((0.1, 0.3, 0.6), ("nearest",), (0.2, 0.3), ("rect", "ellipse"), mismatched=(0.0, 0.3), lowres=0.1),
+    "dftimit_lq": Mix((0.3, 0.1, 0.6), ("bilinear",), (0.2, 0.25), ("ellipse",), visible=("alpha",), jpeg=(85, 95), lowres=0.2),
+    "dftimit_hq": Mix((0.6, 0.1, 0.3), ("bilinear",), (0.4, 0.5), ("ellipse",), visible=("alpha",), jpeg=(85, 95), lowres=0.2),
+    "wilddeepfake": Mix((0.35, 0.3, 0.35), UPSAMPLERS, (0.25, 0.55), ("hull", "ellipse", "inner"),
+                        jpeg=(45, 70), noise=(2.0, 6.0), blur=(0.0, 1.0), lowres=0.5),
 }
 
 def get_mix(name: str) -> Mix:
     "The mix registered as `name`; a `ValueError` lists the valid names otherwise."
     return MIXES[check_name(name, MIXES, "synthetic dataset")]
 
+
 # %% ../nbs/15_synth.ipynb #a4c809e4
-def draw_choice(mix: Mix, rng: np.random.Generator) -> dict:
-    "One video's manipulation settings drawn from `mix`."
+def draw_choice(mix: Mix, family: str, face_res: int, rng: np.random.Generator) -> dict:
+    "One video's settings drawn from `mix` for a fake of `family` made in a square of `face_res` px (see `face_resolution`)."
+    if family not in FAMILIES: raise ValueError(f"Unknown family '{family}'. Valid: {', '.join(FAMILIES)}.")
     pick = lambda xs: str(xs[rng.integers(len(xs))])
-    return dict(upsampler=pick(mix.upsamplers), res=int(rng.integers(mix.res[0], mix.res[1] + 1)), mask=pick(mix.masks),
-                blend=pick(mix.blends), feather=float(rng.uniform(*mix.feather)), color_match=float(rng.uniform(*mix.color_match)),
-                jpeg=None if mix.jpeg is None else int(rng.integers(mix.jpeg[0], mix.jpeg[1] + 1)), blur=float(rng.uniform(*mix.blur)))
+    low, shown = family != "extrinsic", family != "intrinsic"
+    scale = float(rng.uniform(*mix.scale)) if low else 1.0
+    blend = pick(mix.visible) if shown else "poisson"
+    return dict(family=family, face_res=int(face_res), upsampler=pick(mix.upsamplers) if low else "", scale=scale,
+                res=int(round(scale*face_res)) if low else 0, mask=pick(mix.masks), blend=blend,
+                feather=float(rng.uniform(*mix.sharp)) if blend == "alpha" else 0.0,
+                color_match=float(rng.uniform(*(mix.mismatched if shown else mix.matched))),
+                lowres=float(rng.uniform(*mix.lowres_scale)) if rng.random() < mix.lowres else 1.0,
+                noise=float(rng.uniform(*mix.noise)), blur=float(rng.uniform(*mix.blur)),
+                jpeg=None if mix.jpeg is None else int(rng.integers(mix.jpeg[0], mix.jpeg[1] + 1)))
+
+def assign_families(n: int, shares, rng: np.random.Generator) -> list[str]:
+    "The families of `n` fakes in `shares` (of `FAMILIES`) as exactly as `n` allows (largest remainders), in random order."
+    q = np.asarray(shares, float)*n; k = np.floor(q).astype(int)
+    k[np.argsort(-(q - k), kind="stable")[:n - k.sum()]] += 1
+    return [FAMILIES[i] for i in rng.permutation(np.repeat(np.arange(len(FAMILIES)), k))]
+
 
 # %% ../nbs/15_synth.ipynb #03655acc
 @dataclasses.dataclass(frozen=True)
 class Size:
-    "Corpus size: frames per clip, frame size, identities per dataset (with / without splits), real clips per identity."
+    "Corpus size: frames per train/val clip and per test clip, frame size, identities per split, real clips per train/val identity."
     frames: int
+    test_frames: int
     width: int
     height: int
-    split_identities: int
-    test_identities: int
+    train_identities: int   # of a dataset with splits (× its mix's `identities`)
+    val_identities: int
+    test_identities: int    # of every dataset, one clip each
     clips: int
 
 SIZES: dict[str, Size] = {
-    "tiny":   Size(frames=6,   width=192, height=144, split_identities=6,  test_identities=2,  clips=1),
-    "demo":   Size(frames=15,  width=320, height=240, split_identities=28, test_identities=4,  clips=2),
-    "small":  Size(frames=60,  width=384, height=288, split_identities=30, test_identities=10, clips=2),
-    "medium": Size(frames=120, width=480, height=360, split_identities=60, test_identities=20, clips=3),
+    "tiny":   Size(frames=6,   test_frames=6,  width=192, height=144, train_identities=3,  val_identities=1,  test_identities=2,   clips=1),
+    "demo":   Size(frames=15,  test_frames=9,  width=320, height=240, train_identities=16, val_identities=6,  test_identities=40,  clips=2),
+    "small":  Size(frames=60,  test_frames=30, width=384, height=288, train_identities=18, val_identities=6,  test_identities=60,  clips=2),
+    "medium": Size(frames=120, test_frames=60, width=480, height=360, train_identities=36, val_identities=12, test_identities=100, clips=3),
 }
 
 def get_size(name: str) -> Size:
     "The size registered as `name`; a `ValueError` lists the valid names otherwise."
     return SIZES[check_name(name, SIZES, "corpus size")]
+
 
 # %% ../nbs/15_synth.ipynb #61f5a0d8
 def rng_for(seed: int, *keys) -> np.random.Generator:
@@ -426,36 +465,61 @@ def rng_for(seed: int, *keys) -> np.random.Generator:
     h = hashlib.sha256("/".join(map(str, keys)).encode()).digest()
     return np.random.default_rng([int(seed), *np.frombuffer(h[:16], np.uint32).tolist()])
 
-def identity_splits(n: int, splits: bool, rng: np.random.Generator, even: bool = False) -> list[str]:
-    "Split of each of `n` identities: ≈60/20/20 train/val/test (≥ 1 each; an even count each if `even`) when `splits`, else all 'test'."
-    if not splits: return ["test"]*n
-    if n < (6 if even else 3) or (even and n % 2): raise ValueError(f"A dataset with train/val/test splits needs at least 3 identities (an even number ≥ 6 for pairs), got {n}.")
-    nv = nt = 2*max(1, round(0.1*n)) if even else max(1, round(0.2*n)); lab = ["train"]*(n - nv - nt) + ["val"]*nv + ["test"]*nt
-    return [lab[i] for i in rng.permutation(n)]
+def identity_splits(counts: dict[str, int], rng: np.random.Generator) -> list[str]:
+    "The split of each identity: `counts` {split: identities} in a random order."
+    lab = [s for s, k in counts.items() for _ in range(k)]
+    return [lab[i] for i in rng.permutation(len(lab))]
+
 
 # %% ../nbs/15_synth.ipynb #a355dd04
 FPS = 25
 
 # %% ../nbs/15_synth.ipynb #9398aad7
-def _post(frames: np.ndarray, blur: float, jpeg: int | None) -> np.ndarray:
+def low_resolution(frames: np.ndarray, scale: float) -> np.ndarray:
+    "`frames` from a source of `scale` × their resolution: down-scaled (area) and up-sampled back (bicubic), as a web video is."
+    T, H, W = frames.shape[:3]; w, h = max(1, round(W*scale)), max(1, round(H*scale))
+    return np.stack([cv2.resize(cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA), (W, H), interpolation=cv2.INTER_CUBIC) for f in frames])
+
+def _post(frames: np.ndarray, noise: float, blur: float, jpeg: int | None, rng: np.random.Generator) -> np.ndarray:
+    "Camera noise of sigma `noise` (the fields drawn from `rng`), blur, JPEG: each frame."
     out = frames.copy()
     for t, f in enumerate(frames):
+        f = np.clip(f + noise*rng.standard_normal(f.shape, np.float32) + 0.5, 0, 255).astype(np.uint8)
         if blur > 0: f = cv2.GaussianBlur(f, (0, 0), blur)
         if jpeg is not None: f = cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, jpeg])[1], cv2.IMREAD_UNCHANGED)
         out[t] = f
     return out
 
-def make_pair(mix: Mix, size: Size, seed: int, key: str, target: Face, source: Face) -> dict:
-    """One real clip of `target` and its fake with `source`'s face, post-processed; every draw seeded by `seed` and `key`.
-    {'real', 'fake': (T, H, W, 3) uint8, 'landmarks': (T, 68, 2) float32, 'mask': (T, H, W) uint8 blend weight}."""
+def render_pair(mix: Mix, size: Size, seed: int, key: str, target: Face, source: Face, family: str | None = None,
+                frames: int | None = None, full: bool = False) -> dict:
+    """One real clip of `target` and its fake with `source`'s face in `family` (None: drawn from the mix's shares), `frames`
+    long (default `size.frames`), before post-processing; every draw seeded by `seed` and `key`. {'real', 'fake': (T, H, W, 3)
+    uint8, 'landmarks': (T, 68, 2) float32, 'mask': (T, H, W) uint8 blend weight, 'choice': the settings drawn}; with `full`,
+    also 'full': the same swap (same draws) without the generator stage, the face at its full resolution."""
     rng = rng_for(seed, key)
+    family = family or FAMILIES[int(rng.choice(len(FAMILIES), p=mix.families))]
     bg = background(rng, size.width + 16, size.height + 16)
-    frames, lms = render_real(target, bg, rng, size.frames, mix.noise)
-    choice = draw_choice(mix, rng)
-    aligned, canon = align_source(source, target.landmarks)
-    fakes, weights = zip(*[swap_frame(f, l, aligned, canon, choice, rng) for f, l in zip(frames, lms)])
-    return dict(real=_post(frames, choice["blur"], choice["jpeg"]), fake=_post(np.stack(fakes), choice["blur"], choice["jpeg"]),
-                landmarks=lms, mask=(np.stack(weights)*255 + 0.5).astype(np.uint8))
+    real, lms = render_real(target, bg, rng, frames or size.frames)
+    aligned, canon = align_source(source, target.landmarks, face_resolution(lms))
+    choice = draw_choice(mix, family, aligned.shape[0], rng)
+    if choice["lowres"] < 1: real = low_resolution(real, choice["lowres"])
+    fakes, weights, whole = [], [], []
+    for f, l in zip(real, lms):
+        state = rng.bit_generator.state
+        x, w = swap_frame(f, l, aligned, canon, choice, rng); fakes.append(x); weights.append(w)
+        if full:
+            again = np.random.Generator(type(rng.bit_generator)()); again.bit_generator.state = state
+            whole.append(swap_frame(f, l, aligned, canon, {**choice, "res": 0}, again)[0])
+    return dict(real=real, fake=np.stack(fakes), landmarks=lms, mask=(np.stack(weights)*255 + 0.5).astype(np.uint8), choice=choice,
+                **(dict(full=np.stack(whole)) if full else {}))
+
+def make_pair(mix: Mix, size: Size, seed: int, key: str, target: Face, source: Face, family: str | None = None,
+              frames: int | None = None) -> dict:
+    "`render_pair`, then the post-processing the real clip and its fake share: the same noise field, blur and JPEG."
+    p = render_pair(mix, size, seed, key, target, source, family, frames); c = p["choice"]
+    post = lambda x: _post(x, c["noise"], c["blur"], c["jpeg"], rng_for(seed, key, "noise"))
+    return {**p, "real": post(p["real"]), "fake": post(p["fake"])}
+
 
 # %% ../nbs/15_synth.ipynb #c1b51750
 def write_clip(path: str, frames: np.ndarray, frame_name: str = "{:03d}") -> Path:
@@ -465,13 +529,42 @@ def write_clip(path: str, frames: np.ndarray, frame_name: str = "{:03d}") -> Pat
 def crop_pair(pair: dict, margin: float = 1.3) -> dict:
     "`pair` as per-frame face crops (WildDeepFake's form): the real's landmark square × `margin` at its own scale, same box for both clips."
     lms = pair["landmarks"]; side = int(round(margin*float(np.ptp(lms[0], 0).max())))
-    out = {k: [] for k in pair}
+    out = {k: [] for k in ("real", "fake", "mask", "landmarks")}
     for t, lm in enumerate(lms):
         c = (lm.min(0) + lm.max(0))/2; M = similarity(side/(margin*float(np.ptp(lm, 0).max())), 0, c, (side/2, side/2))
         warp = lambda x, interp=cv2.INTER_LINEAR: cv2.warpAffine(x, M, (side, side), flags=interp, borderMode=cv2.BORDER_REFLECT101)
         out["real"].append(warp(pair["real"][t])); out["fake"].append(warp(pair["fake"][t]))
         out["mask"].append(warp(pair["mask"][t])); out["landmarks"].append(apply_affine(M, lm))
-    return {k: np.stack(v) for k, v in out.items()}
+    return {**pair, **{k: np.stack(v) for k, v in out.items()}}
+
+# %% ../nbs/15_synth.ipynb #595e0111
+def _grey(x): return cv2.cvtColor(np.ascontiguousarray(x), cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+def detail_kept(full: np.ndarray, fake: np.ndarray, weight: np.ndarray) -> float:
+    """How much of the face's fine detail the fake keeps: the correlation of the Laplacian of `fake` with that of `full` —
+    the same swap with the face at full resolution (no generator stage) — where the swap is whole (`weight` ≥ 230 of 255,
+    eroded by 3 px). 1: all of it; generation at a low resolution and up-sampling lose it (blur, blocks, checkerboards)."""
+    a, b = [], []
+    for x, f, w in zip(full, fake, weight):
+        inside = cv2.erode((w >= 230).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        a.append(cv2.Laplacian(_grey(x), cv2.CV_32F)[inside]); b.append(cv2.Laplacian(_grey(f), cv2.CV_32F)[inside])
+    return float(np.corrcoef(np.concatenate(a), np.concatenate(b))[0, 1])
+
+def edge_step(real: np.ndarray, fake: np.ndarray, weight: np.ndarray) -> float:
+    """Mean gradient magnitude of the swap's change `fake − real` (grey levels per px) on its boundary: within 2 px of the
+    blend weight's 0.5 contour. A step there is a visible boundary; a change that fades out (Poisson, a soft alpha) is not."""
+    num = tot = 0.0
+    for r, f, w in zip(real, fake, weight):
+        d = _grey(f) - _grey(r); g = np.hypot(cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3))/8
+        m = (w >= 128).astype(np.uint8); k = np.ones((5, 5), np.uint8)
+        band = (cv2.dilate(m, k) - cv2.erode(m, k)) > 0
+        num += g[band].sum(); tot += band.sum()
+    return float(num/tot)
+
+def family_measures(pair: dict) -> dict:
+    "`detail_kept` and `edge_step` of a `render_pair(…, full=True)`."
+    return dict(detail_kept=detail_kept(pair["full"], pair["fake"], pair["mask"]), edge_step=edge_step(pair["real"], pair["fake"], pair["mask"]))
+
 
 # %% ../nbs/15_synth.ipynb #9b7a687c
 @dataclasses.dataclass(frozen=True)
@@ -534,8 +627,9 @@ class SynthConfig:
     faces: str | None = None
     workers: int = 1
 
-TRUTH_COLUMNS = ["real", "fake", "split", "identity", "source_identity", "truth"]
-CORPUS_VERSION = 2
+CHOICE_COLUMNS = ["family", "face_res", "res", "scale", "upsampler", "mask", "blend", "feather", "color_match", "lowres", "noise", "blur", "jpeg"]
+TRUTH_COLUMNS = ["real", "fake", "split", "identity", "source_identity", *CHOICE_COLUMNS, "truth"]   # one row per pair: its fake's settings (`draw_choice`)
+CORPUS_VERSION = 3
 
 # %% ../nbs/15_synth.ipynb #34c8ad7e
 def make_identities(dataset: str, n: int, seed: int, bases: list[Face]) -> list[Face]:
@@ -543,40 +637,53 @@ def make_identities(dataset: str, n: int, seed: int, bases: list[Face]) -> list[
     return [make_identity(bases[i % len(bases)], f"id{i:02d}", rng_for(seed, dataset, f"id{i:02d}")) for i in range(n)]
 
 def _partners(dataset: str, n: int, splits: list[str], clips: int, seed: int, reciprocal: bool) -> list[tuple[int, int, int]]:
-    "(target, source, clip) of every pair: a random source of the same split; or (reciprocal) identities paired off within each split."
+    "(target, source, clip) of every pair: a random source of the same split, `clips` clips of a train or val identity and one of a test one; or (reciprocal) identities paired off within each split."
     if not reciprocal:
         pool = lambda i: [j for j in range(n) if j != i and splits[j] == splits[i]] or [j for j in range(n) if j != i]
-        return [(i, pool(i)[int(rng_for(seed, dataset, i, k, "source").integers(len(pool(i))))], k) for i in range(n) for k in range(1, clips + 1)]
+        return [(i, pool(i)[int(rng_for(seed, dataset, i, k, "source").integers(len(pool(i))))], k)
+                for i in range(n) for k in range(1, (1 if splits[i] == "test" else clips) + 1)]
     out = []
     for s in ("train", "val", "test"):
         ids = [int(i) for i in rng_for(seed, dataset, s, "pairs").permutation([i for i in range(n) if splits[i] == s])]
         for a, b in zip(ids[0::2], ids[1::2]): out += [(a, b, 1), (b, a, 1)]
     return sorted(out)
 
-def plan_dataset(dataset: str, size: Size, seed: int, bases: list[Face]) -> tuple[list[Face], list[dict]]:
-    "Identities, and the pairs to render: dicts i, j (target, source), k (clip), real and fake paths, split, identities, truth file."
+def split_counts(dataset: str, size: Size) -> dict[str, int]:
+    "{split: identities} of `dataset` at `size`: train and val (× the mix's `identities`; × `clips` for FF++'s one video per identity), test."
     mix, nat = get_mix(dataset), NATIVE[dataset]
-    n = size.split_identities*mix.identities if mix.splits else size.test_identities*mix.identities
-    n = max((6 if nat.reciprocal else 3) if mix.splits else 2, round(n*size.clips if nat.reciprocal else n))
-    n += nat.reciprocal and n % 2                                             # pairs of identities
+    def count(k, f=1.0):
+        x = max(2 if nat.reciprocal else 1, round(k*f))
+        return x + (nat.reciprocal and x % 2)                                 # FF++: identities in pairs
+    f = mix.identities*(size.clips if nat.reciprocal else 1)
+    return (dict(train=count(size.train_identities, f), val=count(size.val_identities, f)) if mix.splits else {}) | dict(test=count(size.test_identities))
+
+def plan_dataset(dataset: str, size: Size, seed: int, bases: list[Face]) -> tuple[list[Face], list[dict]]:
+    """Identities, and the pairs to render: dicts i, j (target, source), k (clip), real and fake paths, split, identities,
+    the fake's family, frames and truth file."""
+    mix, nat = get_mix(dataset), NATIVE[dataset]
+    counts = split_counts(dataset, size); n = sum(counts.values())
     faces = make_identities(dataset, n, seed, bases)
-    splits = identity_splits(n, mix.splits, rng_for(seed, dataset, "splits"), even=nat.reciprocal)
+    splits = identity_splits(counts, rng_for(seed, dataset, "splits"))
     pairs = []
     for m, (i, j, k) in enumerate(_partners(dataset, n, splits, 1 if nat.reciprocal else size.clips, seed, nat.reciprocal)):
         code = "".join(chr(65 + c) for c in rng_for(seed, dataset, i, k, "code").integers(26, size=8))
         real, fake = nat.paths(i, j, k, m, code)
-        pairs.append(dict(i=i, j=j, k=k, real=real, fake=fake, split=splits[i], identity=faces[i].name,
-                          source_identity=faces[j].name, truth=f"truth/{dataset}/{m:04d}.npz"))
+        pairs.append(dict(i=i, j=j, k=k, real=real, fake=fake, split=splits[i], identity=faces[i].name, source_identity=faces[j].name,
+                          frames=size.test_frames if splits[i] == "test" else size.frames, truth=f"truth/{dataset}/{m:04d}.npz"))
+    for s in counts:
+        mine = [p for p in pairs if p["split"] == s]
+        for p, fam in zip(mine, assign_families(len(mine), mix.families, rng_for(seed, dataset, s, "families"))): p["family"] = fam
     return faces, pairs
 
 # %% ../nbs/15_synth.ipynb #c3ce7262
 def _render(args):
     out, dataset, size, seed, target, source, p = args
     nat, root = NATIVE[dataset], Path(out)/DATASETS[dataset].folder
-    pair = make_pair(get_mix(dataset), size, seed, f"{dataset}/{p['real']}", target, source)
+    pair = make_pair(get_mix(dataset), size, seed, f"{dataset}/{p['real']}", target, source, p["family"], p["frames"])
     if nat.crops: pair = crop_pair(pair)
     for k in ("real", "fake"): write_clip(f"{root}/{p[k]}", pair[k], nat.frame_name)   # (an f-string keeps a folder's final /)
     with atomic_write(Path(out)/p["truth"], "wb") as fh: np.savez_compressed(fh, landmarks=pair["landmarks"], mask=pair["mask"])
+    return pair["choice"]
 
 def _map(fn, jobs, workers: int, progress: bool):
     from tqdm.auto import tqdm
@@ -596,19 +703,38 @@ def build_corpus(out: str | os.PathLike, cfg: SynthConfig = SynthConfig(), progr
     bases = base_faces(cfg.faces)
     plans = {n: plan_dataset(n, size, cfg.seed, bases) for n in names}
     jobs = [(str(out), n, size, cfg.seed, faces[p["i"]], faces[p["j"]], p) for n, (faces, pairs) in plans.items() for p in pairs]
-    t0 = time.time(); _map(_render, jobs, cfg.workers, progress)
+    t0 = time.time(); choices = iter(_map(_render, jobs, cfg.workers, progress))
     meta = dict(generator="bigarts.synth", version=CORPUS_VERSION, seed=cfg.seed, size=cfg.size, size_config=dataclasses.asdict(size),
                 fps=FPS, faces=[b.name for b in bases], datasets={})
     for n, (faces, pairs) in plans.items():
+        for p in pairs: p.update(next(choices))
         root = out/DATASETS[n].folder
         if NATIVE[n].splits: NATIVE[n].splits(root, pairs)
         with atomic_write(out/"truth"/f"{n}.csv", newline="") as fh:
             w = csv.DictWriter(fh, TRUTH_COLUMNS, extrasaction="ignore", lineterminator="\n"); w.writeheader(); w.writerows(pairs)
         meta["datasets"][n] = dict(folder=DATASETS[n].folder, mix=dataclasses.asdict(get_mix(n)), identities=len(faces), pairs=len(pairs),
-                                   splits={s: sum(p["split"] == s for p in pairs) for s in ("train", "val", "test")})
+                                   splits={s: sum(p["split"] == s for p in pairs) for s in ("train", "val", "test")},
+                                   families={f: sum(p["family"] == f for p in pairs) for f in FAMILIES})
     with atomic_write(out/"synth.json") as fh: fh.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if progress: print(f"synth: {len(jobs)} pairs in {time.time() - t0:.1f} s → {out}", file=sys.stderr)
     return meta
+
+# %% ../nbs/15_synth.ipynb #584aaa27
+def video_truth(out: str | os.PathLike, index) -> "pd.DataFrame":
+    """One row per fake of `index` (a `bigarts.datasets` index) whose video `bigarts synth` wrote under `out`: video_id,
+    dataset, split and its fake's settings (`CHOICE_COLUMNS`, family first). No rows for a corpus without `synth.json`."""
+    import pandas as pd
+    out, cols, rows = Path(out), ["video_id", "dataset", "split", *CHOICE_COLUMNS], []
+    meta = json.loads((out/"synth.json").read_text()) if (out/"synth.json").is_file() else {"datasets": {}}
+    norm = lambda p: os.path.normpath(os.path.abspath(p))
+    where = {norm(p): i for i, p in enumerate(index.path)}
+    for n, d in meta["datasets"].items():
+        for r in csv.DictReader(open(out/"truth"/f"{n}.csv", newline="")):
+            i = where.get(norm(out/d["folder"]/r["fake"]))
+            if i is not None and index.dataset.iloc[i] == n:
+                rows.append(dict(video_id=index.video_id.iloc[i], dataset=n, split=index.split.iloc[i], **{c: r[c] for c in CHOICE_COLUMNS}))
+    return pd.DataFrame(rows, columns=cols).sort_values("video_id", ignore_index=True)
+
 
 # %% ../nbs/15_synth.ipynb #7d2943cb
 def detection_rates(out: str | os.PathLike, datasets=None, every: int = 10, max_videos: int | None = None) -> dict:

@@ -27,7 +27,7 @@ def media(tmp_path_factory):
     cfg = dict(size=32, batch_size=2, epochs=1, epoch_length=1, val_every=1, workers=0, progress=False)
     train(TrainConfig(**cfg, datasets=["syn-toy"], without_validation=True), cache_dir=d/"cache", out_dir=d/"run")   # no val split
     bases = synth.base_faces()
-    size = synth.Size(frames=20, width=320, height=240, split_identities=3, test_identities=2, clips=1)
+    size = synth.Size(frames=20, test_frames=20, width=320, height=240, train_identities=3, val_identities=1, test_identities=2, clips=1)
     pair = synth.make_pair(synth.get_mix("celebdf"), size, 0, "detect", bases[0], bases[2])
     videos = d/"clips"
     for k in ("real", "fake"): write_video(videos/f"{k}_clip.mp4", pair[k], fps=synth.FPS)

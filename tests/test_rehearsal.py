@@ -91,7 +91,11 @@ def test_the_paper_profile_runs_through_the_real_adapters_to_every_table_and_fig
     fig6 = json.loads((repo / "reports/explain.ipynb").read_text())
     shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for c in fig6["cells"] for o in c.get("outputs", []))
     assert "'wilddeepfake': 'WildDeepFake'" in shown                                # Fig. 6 has a WildDeepFake column
-    for f in ("fig6_gradcam.png", "fig7_masks.png", "fig9_robustness.png"): assert (repo / "figures" / f).stat().st_size > 10_000, f
+    for f in ("fig6_gradcam.png", "fig7_masks.png", "fig9_robustness.png", "families.png"): assert (repo / "figures" / f).stat().st_size > 10_000, f
+    truth = pd.read_csv(repo / "results/families.csv", keep_default_na=False)          # roots at `bigarts synth` output: families found
+    assert set(truth.dataset) == set(index.dataset) and len(truth) == int(index.label.sum())
+    fam = pd.read_csv(repo / "tables/families.csv", keep_default_na=False, na_values=[""])   # (audited above)
+    assert set(fam.column) == {"intrinsic", "extrinsic", "both"} and fam[fam.run == "both"].ours.notna().any()
     curves = pd.concat(pd.read_csv(f) for f in (repo / "results/robustness").glob("*.csv"))
     assert curves.dataset.nunique() == 7                                            # Fig. 9: a curve per test set of the paper's seven
     assert not list((repo / "models").glob("*/checkpoint_last.pt"))                 # resume points go once a run has finished
@@ -111,5 +115,6 @@ def test_with_two_datasets_every_table_and_figure_is_written_and_says_what_has_n
     for t in ("table2", "table3", "table7", "table8"):
         assert "| BiG-Arts | no test set /" in tables[t] and "No number: " in tables[t], t
     assert audit(repo) == []
-    for f in ("fig6_gradcam.png", "fig7_masks.png", "fig9_robustness.png"): assert (repo / "figures" / f).stat().st_size > 0, f
+    assert "| M_in + M_ex (BiG-Arts) | not trained | not trained | not trained |" in (repo / "tables/families.md").read_text()
+    for f in ("fig6_gradcam.png", "fig7_masks.png", "fig9_robustness.png", "families.png"): assert (repo / "figures" / f).stat().st_size > 0, f
     assert len(pd.read_csv(repo / "results/partial/both.csv")) == 0

@@ -2,6 +2,7 @@
 import csv, json, subprocess, sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -106,3 +107,50 @@ def test_faces_folder(tmp_path):
     (tmp_path/"faces").mkdir(); (tmp_path/"faces"/"notes.txt").write_text("x"); (tmp_path/"faces"/"broken.jpg").write_bytes(b"no")
     assert [f.name for f in synth.base_faces(tmp_path/"faces")][:2] == ["astronaut", "astronaut-mirror"]
     assert synth.main(["--out", str(tmp_path/"o"), "--faces", str(tmp_path/"nope")]) == 2
+
+
+def test_the_truth_records_each_fakes_family_and_settings(corpus):
+    meta = json.loads((corpus/"synth.json").read_text())
+    for ds in DATASETS:
+        pairs = _pairs(corpus, ds)
+        assert list(pairs[0]) == synth.TRUTH_COLUMNS
+        assert {p["family"] for p in pairs} <= set(synth.FAMILIES)
+        assert meta["datasets"][ds]["families"] == {f: sum(p["family"] == f for p in pairs) for f in synth.FAMILIES}
+        for p in pairs:   # the settings follow the family: a generator resolution below the face's, or none; Poisson only when hidden
+            assert (int(p["res"]) > 0) == (p["family"] != "extrinsic") and int(p["res"]) < int(p["face_res"])
+            assert (p["blend"] == "poisson") == (p["family"] == "intrinsic")
+
+
+def test_demo_test_sets_have_forty_identities_and_the_mixs_families():
+    bases = synth.base_faces()
+    for ds, mix in synth.MIXES.items():
+        faces, pairs = synth.plan_dataset(ds, synth.SIZES["demo"], 0, bases)
+        test = [p for p in pairs if p["split"] == "test"]
+        assert len(test) == len({p["identity"] for p in test}) == 40, ds                 # 40 reals and 40 fakes, one identity each
+        got = np.array([sum(p["family"] == f for p in test) for f in synth.FAMILIES])
+        assert got.sum() == 40 and np.abs(got - 40*np.array(mix.families)).max() < 1, (ds, got)
+
+
+@pytest.mark.parametrize("family", synth.FAMILIES)
+def test_each_family_has_its_property(family):
+    "Measured on generated fakes of every mix, not read from the label: detail lost by up-sampling, a step at the boundary."
+    bases, got = synth.base_faces(), []
+    for ds, mix in synth.MIXES.items():
+        for k in range(3):
+            pair = synth.render_pair(mix, synth.SIZES["demo"], 11, f"{ds}/{family}/{k}", bases[k], bases[(k + 2) % 4], family, 3, full=True)
+            got.append(synth.family_measures(pair))
+    detail, edge = np.array([g["detail_kept"] for g in got]), np.array([g["edge_step"] for g in got])
+    if family == "extrinsic": assert detail.min() > 0.99            # the face at its full resolution: all its detail kept
+    else: assert detail.max() < 0.85                                  # generated low and up-sampled: detail lost
+    if family == "intrinsic": assert edge.max() < 3.5                 # Poisson: the change fades out at the edge
+    else: assert edge.min() > 4.5                                     # a hard or lightly feathered edge, weak colour match
+
+
+def test_reals_share_the_fakes_processing():
+    "A real and its fake get the same noise field, blur and JPEG: outside the swap they are equal; some videos come from a low-resolution source."
+    bases = synth.base_faces()
+    p = synth.make_pair(synth.MIXES["wilddeepfake"], synth.SIZES["tiny"], 0, "x", bases[0], bases[2], "extrinsic", 3)
+    far = cv2.dilate(p["mask"].max(0), np.ones((41, 41), np.uint8)) == 0           # away from the swap (and JPEG blocks near it)
+    assert np.array_equal(p["real"][:, far], p["fake"][:, far])
+    lows = [synth.draw_choice(synth.MIXES["wilddeepfake"], "both", 100, synth.rng_for(0, k))["lowres"] for k in range(200)]
+    assert 0.35 < np.mean(np.array(lows) < 1) < 0.65                                  # the mix's share, 0.5
