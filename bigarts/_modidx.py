@@ -486,6 +486,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'bigarts.synth.canonical_transform': ('synth.html#canonical_transform', 'bigarts/synth.py'),
                                'bigarts.synth.color_transfer': ('synth.html#color_transfer', 'bigarts/synth.py'),
                                'bigarts.synth.compose': ('synth.html#compose', 'bigarts/synth.py'),
+                               'bigarts.synth.corpus_digest': ('synth.html#corpus_digest', 'bigarts/synth.py'),
                                'bigarts.synth.crop_pair': ('synth.html#crop_pair', 'bigarts/synth.py'),
                                'bigarts.synth.detail_kept': ('synth.html#detail_kept', 'bigarts/synth.py'),
                                'bigarts.synth.detection_rates': ('synth.html#detection_rates', 'bigarts/synth.py'),

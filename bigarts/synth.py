@@ -28,7 +28,7 @@ __all__ = ['PORTRAIT', 'CANON', 'UPSAMPLERS', 'MASKS', 'BLENDS', 'FAMILIES', 'MI
            'Mix', 'get_mix', 'draw_choice', 'assign_families', 'Size', 'get_size', 'rng_for', 'identity_splits',
            'low_resolution', 'render_pair', 'make_pair', 'write_clip', 'crop_pair', 'detail_kept', 'edge_step',
            'family_measures', 'Native', 'SynthConfig', 'make_identities', 'split_counts', 'plan_dataset',
-           'build_corpus', 'video_truth', 'detection_rates', 'face_crop', 'main']
+           'corpus_digest', 'build_corpus', 'video_truth', 'detection_rates', 'face_crop', 'main']
 
 # %% ../nbs/15_synth.ipynb #771be416
 @lru_cache(maxsize=1)
@@ -695,6 +695,15 @@ def _map(fn, jobs, workers: int, progress: bool):
     with ProcessPoolExecutor(workers, mp_context=ctx) as ex: return list(bar(ex.map(fn, jobs, chunksize=1)))
 
 # %% ../nbs/15_synth.ipynb #cd560aa6
+def corpus_digest(out: str | os.PathLike, dataset: str, pairs: list[dict]) -> str:
+    "SHA-256 of a stand-in's bytes: its truth list, then each pair's real and fake clip (a frame folder: its files by name)."
+    h, root = hashlib.sha256((Path(out)/"truth"/f"{dataset}.csv").read_bytes()), Path(out)/DATASETS[dataset].folder
+    for p in pairs:
+        for k in ("real", "fake"):
+            f = root/p[k]
+            for x in (sorted(f.iterdir()) if f.is_dir() else [f]): h.update(x.name.encode()); h.update(x.read_bytes())
+    return h.hexdigest()
+
 def build_corpus(out: str | os.PathLike, cfg: SynthConfig = SynthConfig(), progress: bool = False) -> dict:
     "Write the stand-ins of `cfg.datasets` in their native layouts under `out` (see above); returns the contents of `synth.json`."
     out, size = Path(out), get_size(cfg.size)
@@ -714,7 +723,8 @@ def build_corpus(out: str | os.PathLike, cfg: SynthConfig = SynthConfig(), progr
             w = csv.DictWriter(fh, TRUTH_COLUMNS, extrasaction="ignore", lineterminator="\n"); w.writeheader(); w.writerows(pairs)
         meta["datasets"][n] = dict(folder=DATASETS[n].folder, mix=dataclasses.asdict(get_mix(n)), identities=len(faces), pairs=len(pairs),
                                    splits={s: sum(p["split"] == s for p in pairs) for s in ("train", "val", "test")},
-                                   families={f: sum(p["family"] == f for p in pairs) for f in FAMILIES})
+                                   families={f: sum(p["family"] == f for p in pairs) for f in FAMILIES},
+                                   sha256=corpus_digest(out, n, pairs))
     with atomic_write(out/"synth.json") as fh: fh.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     if progress: print(f"synth: {len(jobs)} pairs in {time.time() - t0:.1f} s → {out}", file=sys.stderr)
     return meta
