@@ -172,10 +172,12 @@ def header(model: nn.Module, config, state: dict, fmt: str, version: int) -> dic
             "torch_version": str(torch.__version__), **plain(state)}
 
 # %% ../nbs/51_checkpoint.ipynb #62ea3d7c
-def save_resume_point(path, model, optimizer, scheduler, config, state: dict):
-    "`checkpoint_last.pt`: the header, weights, optimiser, scheduler and RNG states — everything a resume needs."
+def save_resume_point(path, model, optimizer, scheduler, config, state: dict, curves: dict | None = None):
+    """`checkpoint_last.pt`: the header, weights, optimiser, scheduler and RNG states, and the training curves up to its
+    step (`curves`: DVCLive's file → its text) — everything a resume needs."""
     ckpt = {**header(model, config, state, RESUME_FORMAT, RESUME_VERSIONS[-1]), "model": model.state_dict(),
-            "optimizer": plain(optimizer.state_dict()), "scheduler": plain(scheduler.state_dict()), "rng": rng_states()}
+            "optimizer": plain(optimizer.state_dict()), "scheduler": plain(scheduler.state_dict()), "rng": rng_states(),
+            "curves": dict(curves or {})}
     with atomic_write(path, "wb") as f: torch.save(ckpt, f)
 
 def model_input(model: nn.Module, config: dict) -> dict:

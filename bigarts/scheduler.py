@@ -70,7 +70,8 @@ def stage_asks(graph: dict[str, list[str]], params: str | os.PathLike = "params.
     asks = {}
     for name in names:
         given = dict(engine.get(name) or {})
-        if name == "train" and threads: given.setdefault("cpus", threads)
+        if name == "train" and threads:   # a process a GPU, each pinning `threads`
+            given.setdefault("cpus", threads * max(1, given.get("gpus", 0)))
         asks[name] = build(Ask, given, f"section 'engine', stage '{name}' of {p}")
     return {s: asks[s.split("@")[0]] for s in graph}
 
@@ -157,17 +158,20 @@ def run_stage(stage: str, job: Job, log: str, ask: Ask, *recorded) -> dict:
     for o in map(Path, job.outs):
         if o.is_dir() and not o.is_symlink(): shutil.rmtree(o)
         else: o.unlink(missing_ok=True)
-    ctx = ray.get_runtime_context()
+    ctx, gpus = ray.get_runtime_context(), ray.get_gpu_ids()
     env = {**os.environ, "OMP_NUM_THREADS": str(ask.cpus), "RAY_ADDRESS": ctx.gcs_address}
-    if not ray.get_gpu_ids() and ray.cluster_resources().get("GPU"):
+    if not gpus and ray.cluster_resources().get("GPU"):
         env["CUDA_VISIBLE_DEVICES"] = ""   # no GPU is this stage's
+    if len(gpus) > 1: env["BIGARTS_TRAIN_PROCESSES"] = str(len(gpus))   # a training runs one process a GPU
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     with open(log, "w") as f:
         p = subprocess.Popen(job.cmd, shell=True, cwd=job.wdir, env=env, stdout=f, stderr=subprocess.STDOUT,
                              start_new_session=True)
         try:
-            while (code := p.poll()) is None: time.sleep(0.5)   # in steps: Ray's cancellation arrives between two
+            while (code := p.poll()) is None:
+                if ctx.is_canceled(): raise KeyboardInterrupt   # what ray.cancel raises where it can (see above)
+                time.sleep(0.5)
         except BaseException:   # the task was cancelled
             stop(p)
             raise

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, dataclasses, json, math, os, random, signal, sys, threading, time
 from collections import defaultdict
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,9 +31,9 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'TRAIN_KEYS', 'RESUMABLE_CHANGES', 'TrainC
            'train_settings', 'make_optimizer', 'StreamDataset', 'is_positional', 'seeded', 'StreamSampler',
            'make_loader', 'one_thread', 'worker_context', 'to_device', 'unwrap', 'objective', 'train_step',
            'frame_scores', 'validation_problem', 'video_auc', 'scoring_flags', 'check_resume', 'resume_point',
-           'sigterm_flag', 'told_to_stop', 'init_distributed', 'open_live', 'repair_curve', 'default_datasets',
-           'cache_datasets', 'mean_over_processes', 'train', 'summary', 'validate_and_save', 'parse_args', 'profile_of',
-           'config_from_args', 'main']
+           'sigterm_flag', 'told_to_stop', 'init_distributed', 'open_live', 'read_curves', 'repair_curve',
+           'default_datasets', 'cache_datasets', 'mean_over_processes', 'train', 'summary', 'validate_and_save',
+           'launch_training', 'training_process', 'parse_args', 'profile_of', 'config_from_args', 'main']
 
 # %% ../nbs/50_train.ipynb #5dd1903c
 OPTIMIZERS, SCHEDULES = ("adam", "sgd"), ("cosine", "constant")
@@ -332,18 +332,30 @@ def init_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device, bool]:
     if init: dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return rank, world, device, init
 
-def open_live(live_dir: Path, resume: bool, step: int):
-    "A DVCLive logger in `live_dir` that never looks at the repository; on resume, each curve is repaired (`repair_curve`) back to `step`."
+def open_live(live_dir: Path, resume: bool, step: int, curves: dict | None = None):
+    """A DVCLive logger in `live_dir` that never looks at the repository; on resume, each curve of the resume point
+    (`curves`, from `read_curves`) that is missing is written back, and each curve is repaired (`repair_curve`) back
+    to `step`."""
     from unittest import mock
     import dvclive.live
     from dvclive import Live
     if resume:
+        for name, text in (curves or {}).items():   # DVC removed the curves with the stage's other outputs
+            tsv = live_dir/"plots"/"metrics"/name
+            if not tsv.exists():
+                tsv.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_write(tsv, encoding="utf-8", newline="") as f: f.write(text)
         for tsv in sorted((live_dir/"plots"/"metrics").rglob("*.tsv")): repair_curve(tsv, step)
         latest = live_dir/"metrics.json"          # DVCLive's summary, rewritten in place: a kill can tear it too
         try: json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else None
         except ValueError: latest.unlink()        # DVCLive writes it again at the next validation
     with mock.patch.object(dvclive.live, "get_dvc_repo", lambda: None):   # a logger only: see above
         return Live(dir=str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=str(live_dir/"dvc.yaml"), report=None)
+
+def read_curves(live_dir: Path) -> dict[str, str]:
+    "The DVCLive curves in `live_dir`: each `.tsv` under `plots/metrics` (its path there) → its text."
+    root = Path(live_dir)/"plots"/"metrics"
+    return {t.relative_to(root).as_posix(): t.read_text(encoding="utf-8") for t in sorted(root.rglob("*.tsv"))}
 
 # %% ../nbs/50_train.ipynb #54c52b69
 def repair_curve(tsv: Path, step: int) -> int:
@@ -412,19 +424,20 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
         if flags["channels_last"]: model = model.to(memory_format=torch.channels_last)
         optimizer, scheduler = make_optimizer(model, cfg, device)
         state = {"step": 0, "val_auc": float("nan"), "best_auc": float("nan"), "best_step": None, "loss": float("nan")}
+        curves = {}
         if resume:
             ckpt = read_checkpoint(out/LAST, map_location=device)
             check_resume(cfg, ckpt["config"], out/LAST)
             model.load_state_dict(ckpt["model"]); optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"]); set_rng_states(ckpt["rng"])
-            state = {k: ckpt[k] for k in state}
+            state, curves = {k: ckpt[k] for k in state}, ckpt.get("curves", {})
             if rank == 0 and (out/BEST_SO_FAR).exists():   # the model file as of the resume point
                 with atomic_write(out/BEST, "wb") as f: f.write((out/BEST_SO_FAR).read_bytes())
 
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if world > 1 else model
         if flags["compile"]: net = torch.compile(net)
         loader = iter(make_loader(train_set, cfg, state["step"], rank, world, pin=device.type == "cuda"))
-        live = open_live(out/"dvclive", resume, state["step"]) if rank == 0 else None
+        live = open_live(out/"dvclive", resume, state["step"], curves) if rank == 0 else None
         bar = tqdm(total=cfg.total_steps, initial=state["step"], disable=rank != 0 or not cfg.progress, desc="train")
         running, parts_sum, n_run, t0, seen = torch.zeros((), device=device), defaultdict(float), 0, time.perf_counter(), 0
 
@@ -462,7 +475,9 @@ def train(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", train_set=None
                 validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, rank, world, state, out, live, about)
             if done < cfg.total_steps and told_to_stop(stop, world, device):
                 state["step"] = done
-                if rank == 0: save_resume_point(out/LAST, model, optimizer, scheduler, cfg, state)
+                if rank == 0:
+                    curves = read_curves(out/"dvclive")
+                    save_resume_point(out/LAST, model, optimizer, scheduler, cfg, state, curves=curves)
                 raise SystemExit(f"SIGTERM: stopped after step {done}, resume point {out/LAST} written")
         bar.close()
         elapsed = time.perf_counter() - t0
@@ -500,10 +515,41 @@ def validate_and_save(model, optimizer, scheduler, cfg, val_set, device, flags, 
         if better:
             save_model_file(out/BEST, model, cfg, state, about)
             with atomic_write(out/BEST_SO_FAR, "wb") as f: f.write((out/BEST).read_bytes())
-        save_resume_point(out/LAST, model, optimizer, scheduler, cfg, state)
+        save_resume_point(out/LAST, model, optimizer, scheduler, cfg, state, curves=read_curves(out/"dvclive"))
         with atomic_write(out/"train_metrics.json") as f: json.dump(summary(cfg, state, about), f, indent=2)
         if live: live.make_summary()
     if world > 1: dist.barrier()
+
+# %% ../nbs/50_train.ipynb #738cd1dd
+def launch_training(cfg: TrainConfig, cache_dir=None, out_dir="runs/train", processes: int | None = None, **kw) -> dict:
+    """`train(cfg, cache_dir, out_dir, **kw)` as `processes` DDP processes on this machine (default:
+    `BIGARTS_TRAIN_PROCESSES`, else 1: in this process); → the metrics of `train_metrics.json`."""
+    world = processes or int(os.environ.get("BIGARTS_TRAIN_PROCESSES", 1))
+    if world == 1: return train(cfg, cache_dir, out_dir, **kw)
+    import tempfile
+    import torch.multiprocessing as mp
+    with tempfile.TemporaryDirectory() as meet, sigterm_flag() as got:
+        args = (world, Path(meet)/"store", cfg, cache_dir, out_dir, kw)
+        ctx = mp.start_processes(training_process, args, nprocs=world, join=False, start_method="spawn")
+        told = False
+        while not ctx.join(timeout=1):
+            if got and not told:   # SIGTERM: every process writes its part of the resume point and stops
+                for p in ctx.processes:
+                    with suppress(ProcessLookupError): os.kill(p.pid, signal.SIGTERM)
+                told = True
+    return json.loads((Path(out_dir)/"train_metrics.json").read_text())
+
+def training_process(rank: int, world: int, store: Path, cfg: TrainConfig, cache_dir, out_dir, kw: dict):
+    "Process `rank` of `world` started by `launch_training`: torchrun's environment, the process group, `train`."
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world))
+    for name in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"): os.environ.setdefault(name, "lo")   # one machine
+    torch.set_num_threads(cfg.threads or max(1, torch.get_num_threads() // world))
+    device = get_device(cfg.device)
+    if device.type == "cuda": torch.cuda.set_device(rank)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method=f"file://{store}",
+                            rank=rank, world_size=world)
+    try: train(cfg, cache_dir, out_dir, **kw)
+    finally: dist.destroy_process_group()
 
 # %% ../nbs/50_train.ipynb #d8a3f0f3
 def parse_args(argv):

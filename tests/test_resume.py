@@ -1,11 +1,13 @@
 """A training stage continues from a resume point of the same run and configuration, as the stage notebook does it
-(`resume_point`, then `train`): after a kill that came after its best validation, with the model file removed as DVC
-removes a stage's outputs before it runs, it ends with the same model file as a run never interrupted; SIGTERM makes it
-write its resume point before it exits; a resume point of another configuration is set aside with a message.
+(`resume_point`, then `train`): after a kill that came after its best validation, with the model file and the curves
+removed as DVC removes a stage's outputs before it runs, it ends with the same model file and the same curves as a run
+never interrupted; SIGTERM makes it write its resume point before it exits; a resume point of another configuration is
+set aside with a message.
 About a minute on 2 CPU cores (six short trainings, each its own process)."""
 import json, os, shutil, signal, subprocess, sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -77,6 +79,17 @@ def same_weights(a: Path, b: Path, name: str):
     assert all(torch.equal(x["model"][k], y["model"][k]) for k in x["model"]), f"{name}: weights differ"
 
 
+def same_curves(a: Path, b: Path):
+    "Every DVCLive curve of run `a` has the rows of run `b`'s: the same steps and values (timestamps aside)."
+    root = lambda p: p / "dvclive" / "plots" / "metrics"
+    table = lambda t: pd.read_csv(t, sep="\t").drop(columns="timestamp", errors="ignore")
+    read = lambda p: {t.relative_to(root(p)).as_posix(): table(t) for t in root(p).rglob("*.tsv")}
+    x, y = read(a), read(b)
+    assert sorted(x) == sorted(y) and {"train/loss.tsv", "val/auc.tsv"} <= set(x), (sorted(x), sorted(y))
+    for k in x: pd.testing.assert_frame_equal(x[k], y[k], obj=k)
+    assert x["train/loss.tsv"].step.tolist() == list(range(1, 9))                  # every step once, from the first
+
+
 def test_killed_after_its_best_validation_the_stage_resumes_to_the_same_model_file(work, uninterrupted):
     best = json.loads((uninterrupted / "train_metrics.json").read_text())["best_step"]
     assert best < 6                                         # the best validation comes before the kill at step 6
@@ -88,6 +101,7 @@ def test_killed_after_its_best_validation_the_stage_resumes_to_the_same_model_fi
     assert r.returncode == 0 and "resumed" in r.stdout, r.stderr
     assert (out / BEST).read_bytes() == (uninterrupted / BEST).read_bytes()            # the very model file
     same_weights(uninterrupted, out, LAST)
+    same_curves(uninterrupted, out)                        # the rows before the kill came back with the resume point
     read = lambda p: json.loads((p / "train_metrics.json").read_text())
     metrics = lambda p: {k: v for k, v in read(p).items() if k != "train_img_per_s"}
     assert metrics(out) == metrics(uninterrupted) and metrics(out)["best_step"] == best
@@ -103,6 +117,7 @@ def test_sigterm_writes_the_resume_point_before_the_training_exits(work, uninter
     assert r.returncode == 0 and "resumed" in r.stdout, r.stderr
     assert (out / BEST).read_bytes() == (uninterrupted / BEST).read_bytes()
     same_weights(uninterrupted, out, LAST)
+    same_curves(uninterrupted, out)
 
 
 def test_a_resume_point_of_another_configuration_is_set_aside(work):
