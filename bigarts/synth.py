@@ -448,7 +448,7 @@ class Size:
     clips: int
 
 SIZES: dict[str, Size] = {
-    "tiny":   Size(frames=6,   test_frames=6,  width=192, height=144, train_identities=3,  val_identities=1,  test_identities=2,   clips=1),
+    "tiny":   Size(frames=6,   test_frames=6,  width=192, height=144, train_identities=4,  val_identities=1,  test_identities=2,   clips=1),
     "demo":   Size(frames=15,  test_frames=9,  width=320, height=240, train_identities=16, val_identities=6,  test_identities=40,  clips=2),
     "small":  Size(frames=60,  test_frames=30, width=384, height=288, train_identities=18, val_identities=6,  test_identities=60,  clips=2),
     "medium": Size(frames=120, test_frames=60, width=480, height=360, train_identities=36, val_identities=12, test_identities=100, clips=3),
