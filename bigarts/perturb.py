@@ -104,7 +104,7 @@ def recompress(src: str | os.PathLike, dst: str | os.PathLike, crf: int, preset:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)/f"out{dst.suffix or '.mp4'}"
         cmd = [_ffmpeg(), "-nostdin", "-y", "-v", "error", "-i", str(src), "-map", "0:v:0", "-an", "-c:v", "libx264",
-               "-crf", str(int(crf)), "-preset", preset, "-pix_fmt", "yuv420p", "-fps_mode", "passthrough",
+               "-crf", str(int(crf)), "-preset", preset, "-pix_fmt", "yuv420p", "-fps_mode", "passthrough", "-threads", "1",   # one x264 thread: the same bytes on every run
                "-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2", str(out)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode or not out.exists() or out.stat().st_size == 0:

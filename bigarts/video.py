@@ -110,7 +110,7 @@ def write_video(path: str | os.PathLike, frames, fps: float = 25, crf: int = 18,
     frames = iter(frames); first = next(frames)
     h, w = first.shape[:2]
     pix = "gray" if first.ndim == 2 else "rgb24"
-    out = ["-crf", str(crf), "-preset", "veryfast", "-pix_fmt", "yuv420p"] if codec == "libx264" else []
+    out = ["-crf", str(crf), "-preset", "veryfast", "-pix_fmt", "yuv420p", "-threads", "1"] if codec == "libx264" else []   # one x264 thread: the same bytes on every run
     wr = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec=codec, quality=None, pix_fmt_in=pix,
                                      output_params=out, macro_block_size=1, ffmpeg_log_level="error")
     wr.send(None)
