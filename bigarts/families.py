@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .report import (CELEBDF_ROWS, RESAMPLES, Column, corpus_label, no_data_figure, read_scores, render, run_reasons, run_scores,
+from .report import (CELEBDF_ROWS, RESAMPLES, Column, corpus_label, no_data_figure, render, run_reasons, run_scores,
                      table_records, write_table)
 from .synth import FAMILIES
 
@@ -32,7 +32,7 @@ def family_scores(videos: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     v = videos[videos.dataset.isin(set(truth.dataset))]
     fam = v.video_id.map(truth.drop_duplicates("video_id").set_index("video_id").family)
     reals, fakes = v[v.label == 0], v[v.label == 1].assign(family=fam[v.label == 1])
-    return pd.concat([pd.concat([reals.assign(family=f), fakes[fakes.family == f]]) for f in FAMILIES] + [v.iloc[:0].assign(family="")],
+    return pd.concat([pd.concat([reals.assign(family=f), fakes[fakes.family == f]]) for f in FAMILIES],
                      ignore_index=True).assign(dataset=POOLED)
 
 
